@@ -1,0 +1,34 @@
+# Make targets are reckon's interface for developers and CI.
+GO      ?= go
+PKGS    ?= ./...
+BENCH   ?= .
+COUNT   ?= 5
+
+.PHONY: all build test test-short bench lint fmt dev tools-check
+
+all: lint test
+
+build:
+	$(GO) build -o bin/reckon ./cmd/reckon
+
+# The test command CI runs (README: "make test").
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 15m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+# Benchmarks: COUNT runs each so that BENCHMARKS.md can quote medians.
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=$(COUNT) $(PKGS)
+
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+	$(GO) mod tidy -diff
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

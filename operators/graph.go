@@ -130,6 +130,9 @@ type node struct {
 	// their compiled paths, filled by Validate.
 	cols  []ColumnSpec
 	paths []Path
+	// keyFromMatch: the table is fed by a matcher output and keyed by the
+	// match key, which is also what its deletes carry.
+	keyFromMatch bool
 	// subs are the downstream consumers of each port, filled by Validate.
 	subs map[port][]*node
 }

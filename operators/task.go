@@ -460,6 +460,15 @@ func (t *Task) project(n *node, c *change) {
 	nkeys := len(n.table.PartitionKeys) + len(n.table.Clustering)
 	keyVals := make([]any, nkeys)
 	for i := range nkeys {
+		if n.keyFromMatch {
+			v, err := convertColumn(&n.cols[0], matchKeyValue(n.cols[0].Type, c.key))
+			if err != nil {
+				t.reject(n, c, fmt.Errorf("table %q: %w", name, err))
+				return
+			}
+			keyVals[0] = v
+			break
+		}
 		v, err := t.column(n, i, c)
 		if err == nil && v == nil {
 			err = fmt.Errorf("key column %q is null", n.cols[i].Name)
@@ -493,6 +502,16 @@ func (t *Task) project(n *node, c *change) {
 		row[col.Name] = v
 	}
 	t.emit(Output{Target: TargetTable, Name: name, Kind: Upsert, Key: key, KeyValues: keyVals, Row: row, Version: version, Provenance: c.provenance()})
+}
+
+// matchKeyValue converts a match key back to its field's type.
+func matchKeyValue(typ ColumnType, key string) any {
+	if typ == TypeBigInt || typ == TypeInt {
+		if n, err := strconv.ParseInt(key, 10, 64); err == nil {
+			return n
+		}
+	}
+	return key
 }
 
 // column reads column i of a projected row and converts it to its type.

@@ -384,6 +384,9 @@ func (v *validator) project(n *node) {
 			v.errorf("%v", e)
 		}
 	}
+	if m := matchOrigin(n.in[0]); m != nil {
+		v.matchKeyedTable(n, m)
+	}
 	look := v.g.fieldsOf(n.in[0])
 	fill := func(cols []ColumnSpec) {
 		for i := range cols {
@@ -417,6 +420,49 @@ func (v *validator) project(n *node) {
 	fill(t.PartitionKeys)
 	fill(t.Clustering)
 	fill(t.Values)
+}
+
+// matchOrigin returns the match node a stream's records come from (through
+// maps and filters), or nil.
+func matchOrigin(s *Stream) *node {
+	for s != nil && s.n != nil {
+		switch s.n.kind {
+		case kindMatch:
+			if s.port == portLate {
+				return nil
+			}
+			return s.n
+		case kindMap, kindFilter:
+			s = s.n.in[0]
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// matchKeyedTable checks that a table fed by a matcher output is keyed by
+// the match key alone: a key's outcome can disappear (a new episode, a
+// re-pairing), and the delete that follows carries only the key.
+func (v *validator) matchKeyedTable(n, m *node) {
+	t := n.table
+	allowed := []string{"key"}
+	for i, in := range m.in {
+		for _, src := range sources(in) {
+			for _, gn := range v.g.nodes {
+				if gn.kind == kindInput && gn.input.topic == src && gn.input.keyRaw != "" {
+					allowed = append(allowed, gn.input.keyRaw, Side(i+1).String()+"."+gn.input.keyRaw)
+				}
+			}
+		}
+	}
+	if len(t.PartitionKeys) != 1 || len(t.Clustering) != 0 || t.PartitionKeys[0].Func != nil ||
+		!slices.Contains(allowed, t.PartitionKeys[0].Path) {
+		v.errorf("table %q: rows of match %q are keyed by the match key: use one partition-key column read from %s, and no clustering columns",
+			t.Name, m.name, strings.Join(quoted(allowed), " or "))
+		return
+	}
+	n.keyFromMatch = true
 }
 
 func unjoin(err error) []error {

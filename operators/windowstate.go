@@ -86,7 +86,12 @@ func (w *windowState) receive(t *Task, c *change) {
 		if a == nil {
 			a = &winAgg{okey: okey, groupKey: gk, group: group, start: start, end: start + size, acc: w.initAcc()}
 			w.wins[okey] = a
-			heap.Push(&w.fires, timer{due: a.end, key: okey})
+			// A window whose end the watermark has already reached (its
+			// event is not late, but behind) fires at once.
+			a.fired = a.end <= t.twm
+			if !a.fired {
+				heap.Push(&w.fires, timer{due: a.end, key: okey})
+			}
 			heap.Push(&w.purges, timer{due: a.end + w.lateness, key: okey})
 		}
 		if err := w.add(a, c); err != nil {

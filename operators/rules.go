@@ -150,12 +150,12 @@ func (r toleranceRule) check(l, rv View) *Reason {
 	}
 	a, aok := l.Get(r.left)
 	b, bok := rv.Get(r.right)
+	if a == nil && b == nil {
+		return nil // absent or null on both sides agrees
+	}
 	x, xok := asRat(a)
 	y, yok := asRat(b)
 	if !xok || !yok {
-		if !aok && !bok {
-			return nil
-		}
 		return &Reason{Kind: FieldMismatch, Field: field, Left: textOf(a, aok), Right: textOf(b, bok), Detail: "not a number"}
 	}
 	diff := new(big.Rat).Sub(x, y)
@@ -171,7 +171,7 @@ func (r toleranceRule) check(l, rv View) *Reason {
 		return nil
 	}
 	return &Reason{Kind: ToleranceExceeded, Field: field, Left: textOf(a, true), Right: textOf(b, true),
-		Detail: "difference " + ratText(diff)}
+		Detail: "difference " + differenceText(diff, a, b)}
 }
 
 type mappedRule struct {
@@ -337,6 +337,18 @@ func valueText(v any) string {
 		return ratText(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// differenceText renders a difference exactly, except between floats,
+// whose exact binary value would only confuse: those read as a double.
+func differenceText(diff *big.Rat, a, b any) string {
+	_, af := a.(float64)
+	_, bf := b.(float64)
+	if af || bf {
+		f, _ := diff.Float64()
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return ratText(diff)
 }
 
 // ratText writes a rational exactly: as a decimal when it has a finite

@@ -59,7 +59,8 @@ func Sliding(size, slide time.Duration) WindowShape {
 }
 
 // Session groups a key's events into sessions separated by gaps longer than
-// gap. A session is emitted once it is final: when the watermark has passed
+// gap; a session's window_end is its last event time plus gap. A session
+// is emitted once it is final: when the watermark has passed
 // its end plus the allowed lateness, so that no later event can change it.
 func Session(gap time.Duration) WindowShape { return WindowShape{shape: session, gap: gap} }
 

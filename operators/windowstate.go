@@ -353,7 +353,7 @@ func (w *windowState) emit(t *Task, a *winAgg) {
 	}
 	end := a.end
 	if w.spec.shape == session {
-		end = a.end + 1 // sessions cover [first, last]
+		end = a.end + int64(w.spec.gap) // a session ends a gap after its last event
 	}
 	value["window_start"] = time.Unix(0, a.start).UTC()
 	value["window_end"] = time.Unix(0, end).UTC()

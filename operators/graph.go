@@ -64,6 +64,14 @@ func (k StreamKind) String() string {
 	return fmt.Sprintf("StreamKind(%d)", uint8(k))
 }
 
+// phrase names the kind with its article, for messages.
+func (k StreamKind) phrase() string {
+	if k == Events {
+		return "an events stream"
+	}
+	return "a " + k.String() + " stream"
+}
+
 // Stream is an edge of the graph: the output of an input or an operator.
 type Stream struct {
 	g    *Graph

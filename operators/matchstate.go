@@ -1,7 +1,6 @@
 package operators
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -136,37 +135,46 @@ type matchResult struct {
 	unmR    []int
 	version int64
 	maxTime int64
+	// nextTimeout is the earliest deadline at which an unpaired event of
+	// any episode of the key times out (math.MaxInt64: none).
+	nextTimeout int64
 }
 
-// compute finds the latest decided episode of k at timeout watermark twm.
-// It returns false when no episode is decided.
+// compute finds the latest decided episode of k at timeout watermark twm,
+// and the key's next timeout. It reports whether an episode is decided.
 func (m *matchState) compute(key string, k *matchKey, twm int64, res *matchResult) bool {
 	ev := k.events
-	end := len(ev)
-	for end > 0 {
+	decided := false
+	next := int64(math.MaxInt64)
+	var scratch matchResult
+	for end := len(ev); end > 0; {
 		start := end - 1
 		for start > 0 && ev[start].time-ev[start-1].time <= m.within {
 			start--
 		}
 		comp := ev[start:end]
-		*res = matchResult{key: key, comp: comp, pairs: res.pairs[:0], unmL: res.unmL[:0], unmR: res.unmR[:0]}
-		m.pair(comp, twm, res)
-		if len(res.pairs) > 0 || len(res.unmL) > 0 || len(res.unmR) > 0 {
-			timedOut := 0
-			for _, e := range comp {
-				if e.time+m.within < twm {
-					timedOut++
-				}
-			}
+		cur := &scratch
+		if !decided {
+			cur = res
+		}
+		*cur = matchResult{key: key, comp: comp, pairs: cur.pairs[:0], unmL: cur.unmL[:0], unmR: cur.unmR[:0]}
+		next = min(next, m.pair(comp, twm, cur))
+		if !decided && (len(cur.pairs) > 0 || len(cur.unmL) > 0 || len(cur.unmR) > 0) {
+			decided = true
 			res.maxTime = comp[len(comp)-1].time
-			res.version = episodeVersion(res.maxTime, len(comp)+timedOut)
-			return true
+			res.version = episodeVersion(res.maxTime, 2*len(comp)+len(res.unmL)+len(res.unmR))
 		}
 		end = start
 	}
-	return false
+	res.nextTimeout = next
+	return decided
 }
 
+// episodeVersion packs an episode's newest event time (ms) and a count
+// that grows with every event added and every unpaired event timing out.
+// Adding an event changes the greedy pairing along one displacement chain,
+// so it pairs at most one formerly unmatched event: the count rises by at
+// least one. Timeouts of paired events change nothing and count nothing.
 func episodeVersion(maxTime int64, n int) int64 {
 	ms := max(time.Duration(maxTime).Milliseconds(), 0)
 	return ms<<versionLowBits | int64(min(n, 1<<versionLowBits-1))
@@ -174,16 +182,26 @@ func episodeVersion(maxTime int64, n int) int64 {
 
 // pair pairs the events of one episode greedily in tie-break order: each
 // left event takes the earliest free right event within the window. Events
-// left unpaired whose window has passed the watermark are unmatched.
-func (m *matchState) pair(comp []mEvent, twm int64, res *matchResult) {
+// left unpaired whose window has passed the watermark are unmatched. It
+// returns the earliest deadline of an unpaired event not yet timed out.
+func (m *matchState) pair(comp []mEvent, twm int64, res *matchResult) int64 {
 	rights := m.scratch[:0]
 	for i, e := range comp {
 		if e.side == Right {
 			rights = append(rights, i)
 		}
 	}
+	next := int64(math.MaxInt64)
+	unpaired := func(e mEvent, out *[]int, i int) {
+		if d := e.time + m.within; d < twm {
+			*out = append(*out, i)
+		} else {
+			next = min(next, d)
+		}
+	}
 	used := 0 // rights[:used] are paired or passed
-	paired := make(map[int]bool, 4)
+	var paired uint64
+	pairedMap := map[int]bool(nil)
 	for i, e := range comp {
 		if e.side != Left {
 			continue
@@ -192,21 +210,28 @@ func (m *matchState) pair(comp []mEvent, twm int64, res *matchResult) {
 			used++
 		}
 		if used < len(rights) && comp[rights[used]].time <= e.time+m.within {
-			res.pairs = append(res.pairs, [2]int{i, rights[used]})
-			paired[rights[used]] = true
+			j := rights[used]
+			res.pairs = append(res.pairs, [2]int{i, j})
+			if j < 64 {
+				paired |= 1 << j
+			} else {
+				if pairedMap == nil {
+					pairedMap = map[int]bool{}
+				}
+				pairedMap[j] = true
+			}
 			used++
 			continue
 		}
-		if e.time+m.within < twm {
-			res.unmL = append(res.unmL, i)
-		}
+		unpaired(e, &res.unmL, i)
 	}
 	for _, j := range rights {
-		if !paired[j] && comp[j].time+m.within < twm {
-			res.unmR = append(res.unmR, j)
+		if (j < 64 && paired&(1<<j) == 0) || (j >= 64 && !pairedMap[j]) {
+			unpaired(comp[j], &res.unmR, j)
 		}
 	}
 	m.scratch = rights
+	return next
 }
 
 // update republishes k when its outcome changed, purges what no event that
@@ -217,20 +242,25 @@ func (m *matchState) update(t *Task, key string, k *matchKey) {
 		k.published = res.version
 		m.emitResult(t, res)
 	}
-	m.purge(key, k, t.wm)
-	if len(k.events) == 0 {
-		delete(m.byKey, key)
-		return
+	next := res.nextTimeout
+	if m.purge(k, t.wm) {
+		if len(k.events) == 0 {
+			delete(m.byKey, key)
+			return
+		}
+		var again matchResult
+		m.compute(key, k, t.twm, &again)
+		next = again.nextTimeout
 	}
-	m.schedule(key, k, t.twm)
+	m.schedule(key, k, next)
 }
 
 // purge drops episodes whose newest event is older than the watermark minus
 // the window and the allowed lateness: every later event that is not late
-// is more than a window away from them.
-func (m *matchState) purge(_ string, k *matchKey, wm int64) {
+// is more than a window away from them. It reports whether it dropped any.
+func (m *matchState) purge(k *matchKey, wm int64) bool {
 	if wm == math.MinInt64 {
-		return
+		return false
 	}
 	ev := k.events
 	cut := 0
@@ -240,21 +270,17 @@ func (m *matchState) purge(_ string, k *matchKey, wm int64) {
 			cut = i + 1
 		}
 	}
-	if cut > 0 {
-		clear(ev[:cut])
-		k.events = ev[cut:]
+	if cut == 0 {
+		return false
 	}
+	clear(ev[:cut])
+	k.events = ev[cut:]
+	return true
 }
 
-func (m *matchState) schedule(key string, k *matchKey, twm int64) {
-	tdue := int64(math.MaxInt64)
-	for _, e := range k.events {
-		if d := e.time + m.within; d >= twm {
-			tdue = d
-			break
-		}
-	}
-	// The first episode's end is the next purge.
+// schedule sets the key's timers: the next unpaired timeout, and the end of
+// its first episode (the next purge).
+func (m *matchState) schedule(key string, k *matchKey, tdue int64) {
 	pdue := int64(math.MaxInt64)
 	for i, e := range k.events {
 		if i == len(k.events)-1 || k.events[i+1].time-e.time > m.within {
@@ -265,27 +291,27 @@ func (m *matchState) schedule(key string, k *matchKey, twm int64) {
 	if tdue != k.tdue {
 		k.tdue = tdue
 		if tdue != math.MaxInt64 {
-			heap.Push(&m.timeouts, timer{due: tdue, key: key})
+			m.timeouts.push(timer{due: tdue, key: key})
 		}
 	}
 	if pdue != k.pdue {
 		k.pdue = pdue
 		if pdue != math.MaxInt64 {
-			heap.Push(&m.purges, timer{due: pdue, key: key})
+			m.purges.push(timer{due: pdue, key: key})
 		}
 	}
 }
 
 func (m *matchState) advance(t *Task, wm, twm int64) {
-	for m.timeouts.Len() > 0 && m.timeouts[0].due < twm {
-		tm := heap.Pop(&m.timeouts).(timer)
+	for len(m.timeouts) > 0 && m.timeouts[0].due < twm {
+		tm := m.timeouts.pop()
 		if k := m.byKey[tm.key]; k != nil && k.tdue == tm.due {
 			k.tdue = math.MaxInt64
 			m.update(t, tm.key, k)
 		}
 	}
-	for m.purges.Len() > 0 && m.purges[0].due < wm {
-		tm := heap.Pop(&m.purges).(timer)
+	for len(m.purges) > 0 && m.purges[0].due < wm {
+		tm := m.purges.pop()
 		if k := m.byKey[tm.key]; k != nil && k.pdue == tm.due {
 			k.pdue = math.MaxInt64
 			m.update(t, tm.key, k)
@@ -455,7 +481,9 @@ func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 			return nil, r.err
 		}
 		m.byKey[key] = k
-		m.schedule(key, k, t.twm)
+		var res matchResult
+		m.compute(key, k, t.twm, &res)
+		m.schedule(key, k, res.nextTimeout)
 	}
 	return r.b, r.err
 }

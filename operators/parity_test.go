@@ -171,8 +171,8 @@ func TestParity(t *testing.T) {
 		run(t, g, in, nil, ref)
 		want := ref.state()
 		variants := []*randomSchedule{
-			{t: t, maxBatch: 1},                             // (a) random interleaving
-			{t: t, maxBatch: 7},                             // (b) random batch sizes
+			{t: t, maxBatch: 1}, // (a) random interleaving
+			{t: t, maxBatch: 7}, // (b) random batch sizes
 			{t: t, maxBatch: 4, snapEvery: 3, crashEvery: 5}, // (c) crashes and restores
 		}
 		for i, sch := range variants {

@@ -65,7 +65,7 @@ func (m *matchState) mismatchChange(t *Task, r *node, key, okey string, version,
 	}
 	id := t.outputID(Output{Target: TargetTopic, Name: r.name, Key: okey, Version: version, Kind: Upsert})
 	value := map[string]any{
-		"id":            id,
+		"id":            id.String(),
 		"key":           key,
 		"graph":         t.g.name,
 		"graph_version": int32(t.g.version),

@@ -85,13 +85,20 @@ type rulePath struct {
 	pair int
 }
 
-type equalRule struct{ left, right string }
+type equalRule struct {
+	left, right  string
+	lpath, rpath Path
+}
 
 // Equal requires the field at path to be equal on both sides.
-func Equal(path string) Rule { return equalRule{path, path} }
+func Equal(path string) Rule { return EqualFields(path, path) }
 
 // EqualFields requires left's leftPath to equal right's rightPath.
-func EqualFields(leftPath, rightPath string) Rule { return equalRule{leftPath, rightPath} }
+func EqualFields(leftPath, rightPath string) Rule {
+	l, _ := ParsePath(leftPath) // Validate reports bad paths
+	r, _ := ParsePath(rightPath)
+	return equalRule{left: leftPath, right: rightPath, lpath: l, rpath: r}
+}
 
 func (r equalRule) describe() string { return "equal(" + r.left + "," + r.right + ")" }
 func (r equalRule) paths() []rulePath {
@@ -105,8 +112,8 @@ func (r equalRule) field() string {
 }
 
 func (r equalRule) check(l, rv View) *Reason {
-	a, aok := l.Get(r.left)
-	b, bok := rv.Get(r.right)
+	a, aok := r.lpath.Lookup(l.m)
+	b, bok := r.rpath.Lookup(rv.m)
 	if aok == bok && valuesEqual(a, b) {
 		return nil
 	}
@@ -175,8 +182,9 @@ func (r toleranceRule) check(l, rv View) *Reason {
 }
 
 type mappedRule struct {
-	left, right string
-	mapping     map[string]string
+	left, right  string
+	lpath, rpath Path
+	mapping      map[string]string
 }
 
 // Mapped requires right's rightPath to equal mapping[left's leftPath], for
@@ -186,7 +194,9 @@ func Mapped(leftPath, rightPath string, mapping map[string]string) Rule {
 	for k, v := range mapping {
 		m[k] = v
 	}
-	return mappedRule{leftPath, rightPath, m}
+	l, _ := ParsePath(leftPath)
+	r, _ := ParsePath(rightPath)
+	return mappedRule{left: leftPath, right: rightPath, lpath: l, rpath: r, mapping: m}
 }
 
 func (r mappedRule) describe() string {
@@ -206,8 +216,8 @@ func sortedPairs(m map[string]string) []string {
 
 func (r mappedRule) check(l, rv View) *Reason {
 	field := r.left + "→" + r.right
-	a, aok := l.Get(r.left)
-	b, bok := rv.Get(r.right)
+	a, aok := r.lpath.Lookup(l.m)
+	b, bok := r.rpath.Lookup(rv.m)
 	as, _ := a.(string)
 	bs, _ := b.(string)
 	want, mapped := r.mapping[as]

@@ -2,7 +2,6 @@ package operators
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -135,7 +134,10 @@ func (t *Task) Offsets() map[string]int64 {
 // the records that produced them.
 func (t *Task) Outputs() []Output {
 	out := t.outs
-	t.outs = nil
+	if len(out) == 0 {
+		return nil
+	}
+	t.outs = make([]Output, 0, len(out))
 	return out
 }
 
@@ -433,7 +435,7 @@ func (t *Task) emit(o Output) {
 
 // outputID hashes what identifies an output: graph, target, key, version
 // and kind.
-func (t *Task) outputID(o Output) string {
+func (t *Task) outputID(o Output) OutputID {
 	h := fnv.New128a()
 	b := t.scratch[:0]
 	b = appendString(b, t.g.name)
@@ -444,8 +446,9 @@ func (t *Task) outputID(o Output) string {
 	b = binary.AppendVarint(b, o.Version)
 	h.Write(b)
 	t.scratch = b
-	var sum [16]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	var id OutputID
+	h.Sum(id[:0])
+	return id
 }
 
 // project turns a change into a table row upsert or delete.

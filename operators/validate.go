@@ -120,7 +120,7 @@ func (v *validator) node(n *node) {
 			v.errorf("%s: function is nil", owner)
 		}
 		if n.kind == kindFlatMap && n.in[0].Kind() != Events {
-			v.errorf("%s: needs an event stream, got a %s stream", owner, n.in[0].Kind())
+			v.errorf("%s: needs an event stream, got %s", owner, n.in[0].Kind().phrase())
 		}
 	case kindMatch:
 		v.match(owner, n)
@@ -210,7 +210,7 @@ func (v *validator) match(owner string, n *node) {
 	}
 	for i, s := range []*Stream{left, right} {
 		if s.Kind() != Events {
-			v.errorf("%s: %s input needs an event stream, got a %s stream", owner, Side(i+1), s.Kind())
+			v.errorf("%s: %s input needs an event stream, got %s", owner, Side(i+1), s.Kind().phrase())
 		}
 	}
 	ls, rs := sources(left), sources(right)
@@ -257,7 +257,7 @@ func (g *Graph) coPartitioned(topics []string) bool {
 func (v *validator) reconcile(owner string, n *node) {
 	in := n.in[0]
 	if in.Kind() != Matched || n.rec.match == nil || in.port != portMatched {
-		v.errorf("%s: needs the Matched stream of a Match, got a %s stream", owner, in.Kind())
+		v.errorf("%s: needs the Matched stream of a Match, got %s", owner, in.Kind().phrase())
 		return
 	}
 	if len(n.rec.rules) == 0 {
@@ -311,7 +311,7 @@ func (v *validator) window(owner string, n *node) {
 		v.errorf("%s: %v", owner, err)
 	}
 	if n.in[0].Kind() != Events {
-		v.errorf("%s: needs an event stream, got a %s stream", owner, n.in[0].Kind())
+		v.errorf("%s: needs an event stream, got %s", owner, n.in[0].Kind().phrase())
 	}
 	switch w.shape {
 	case tumbling:

@@ -1,7 +1,6 @@
 package operators
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"math/big"
@@ -90,9 +89,9 @@ func (w *windowState) receive(t *Task, c *change) {
 			// event is not late, but behind) fires at once.
 			a.fired = a.end <= t.twm
 			if !a.fired {
-				heap.Push(&w.fires, timer{due: a.end, key: okey})
+				w.fires.push(timer{due: a.end, key: okey})
 			}
-			heap.Push(&w.purges, timer{due: a.end + w.lateness, key: okey})
+			w.purges.push(timer{due: a.end + w.lateness, key: okey})
 		}
 		if err := w.add(a, c); err != nil {
 			t.reject(w.n, c, err)
@@ -139,19 +138,19 @@ func (w *windowState) addSession(t *Task, c *change, gk string, group []any) {
 	keep = append(keep, merged)
 	slices.SortFunc(keep, func(a, b *winAgg) int { return cmpInt(a.start, b.start) })
 	w.sessions[gk] = keep
-	heap.Push(&w.purges, timer{due: merged.end + gap + w.lateness, key: gk})
+	w.purges.push(timer{due: merged.end + gap + w.lateness, key: gk})
 }
 
 func (w *windowState) advance(t *Task, wm, twm int64) {
-	for w.fires.Len() > 0 && w.fires[0].due <= twm {
-		tm := heap.Pop(&w.fires).(timer)
+	for len(w.fires) > 0 && w.fires[0].due <= twm {
+		tm := w.fires.pop()
 		if a := w.wins[tm.key]; a != nil && !a.fired {
 			a.fired = true
 			w.emit(t, a)
 		}
 	}
-	for w.purges.Len() > 0 && w.purges[0].due < wm {
-		tm := heap.Pop(&w.purges).(timer)
+	for len(w.purges) > 0 && w.purges[0].due < wm {
+		tm := w.purges.pop()
 		if w.spec.shape != session {
 			if a := w.wins[tm.key]; a != nil && a.end+w.lateness == tm.due {
 				if !a.fired {
@@ -438,14 +437,14 @@ func (w *windowState) decode(_ *Task, b []byte) ([]byte, error) {
 		}
 		if w.spec.shape == session {
 			w.sessions[a.groupKey] = append(w.sessions[a.groupKey], a)
-			heap.Push(&w.purges, timer{due: a.end + int64(w.spec.gap) + w.lateness, key: a.groupKey})
+			w.purges.push(timer{due: a.end + int64(w.spec.gap) + w.lateness, key: a.groupKey})
 			continue
 		}
 		w.wins[a.okey] = a
 		if !a.fired {
-			heap.Push(&w.fires, timer{due: a.end, key: a.okey})
+			w.fires.push(timer{due: a.end, key: a.okey})
 		}
-		heap.Push(&w.purges, timer{due: a.end + w.lateness, key: a.okey})
+		w.purges.push(timer{due: a.end + w.lateness, key: a.okey})
 	}
 	return r.b, r.err
 }

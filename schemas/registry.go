@@ -916,7 +916,10 @@ func (r *Registry) deleteConfig(w http.ResponseWriter, req *http.Request) {
 		writeError(w, err)
 		return
 	}
+	// Confluent's documentation and its clients disagree on the key of the
+	// level this answer returns; give both.
 	writeJSON(w, http.StatusOK, struct {
-		Level string `json:"compatibilityLevel"`
-	}{prev.String()})
+		Level         string `json:"compatibilityLevel"`
+		Compatibility string `json:"compatibility"`
+	}{prev.String(), prev.String()})
 }

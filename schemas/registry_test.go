@@ -203,7 +203,7 @@ func TestRegistryAPI(t *testing.T) {
 		{method: "PUT", path: "/config", body: `{"compatibility":"full"}`, status: 200, want: `{"compatibility":"FULL"}`},
 		{method: "GET", path: "/config", status: 200, want: `{"compatibilityLevel":"FULL"}`},
 		{method: "POST", path: "/subjects/a-value/versions", body: schemaBody(avscA3), status: 200, want: `{"id":3}`},
-		{method: "DELETE", path: "/config/a-value", status: 200, want: `{"compatibilityLevel":"NONE"}`},
+		{method: "DELETE", path: "/config/a-value", status: 200, want: `{"compatibilityLevel":"NONE","compatibility":"NONE"}`},
 		{method: "DELETE", path: "/config/a-value", status: 404, code: 40408},
 
 		// Soft, then permanent deletes; soft-deleted schemas stay readable by id.

@@ -487,6 +487,17 @@ def case(name, writer, reader, datums=None, rng=None):
     return {"name": name, "writer": writer, "reader": reader, "compatible": compatible, "data": data}
 
 
+def stable_repr(v):
+    """repr without object addresses (datetime reprs show their tzinfo object)."""
+    if isinstance(v, (datetime.datetime, datetime.date, datetime.time)):
+        return f"{type(v).__name__}({v.isoformat()})"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k!r}: {stable_repr(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(stable_repr(x) for x in v) + "]"
+    return repr(v)
+
+
 def resolve_one(name, w, r, body):
     entry = {"hex": body.hex()}
     try:
@@ -514,7 +525,7 @@ def resolve_one(name, w, r, body):
         return entry
     if not rules:
         sys.exit(f"{name}: reference {py_err or py!r} disagrees with the specification reader {tagged} on {body.hex()} and no patched rule explains it")
-    entry.update(source="spec", spec_rules=rules, python=py_err or repr(py))
+    entry.update(source="spec", spec_rules=rules, python=py_err or stable_repr(py))
     return entry
 
 

@@ -164,7 +164,16 @@ func Parse(avsc string) (s *Schema, err error) {
 			s, err = nil, fmt.Errorf("%w: goavro: %v", ErrBadSchema, r)
 		}
 	}()
-	codec, err := goavro.NewCodec(compact.String())
+	// goavro gets the schema without field defaults: decoding does not use
+	// them (resolution fills missing fields, from the defaults validated
+	// above), and goavro refuses some valid ones (a record default whose
+	// fields are unions).
+	stripFieldDefaults(raw)
+	forGoavro, err := json.Marshal(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSchema, err)
+	}
+	codec, err := goavro.NewCodec(string(forGoavro))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSchema, err)
 	}
@@ -175,6 +184,28 @@ func Parse(avsc string) (s *Schema, err error) {
 		canonical: canonicalForm(root),
 		hasBlocks: needsBounds(root),
 	}, nil
+}
+
+// stripFieldDefaults deletes the "default" of every record field in the
+// decoded schema JSON v.
+func stripFieldDefaults(v any) {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			stripFieldDefaults(e)
+		}
+	case map[string]any:
+		if fields, ok := t["fields"].([]any); ok {
+			for _, f := range fields {
+				if fm, ok := f.(map[string]any); ok {
+					delete(fm, "default")
+				}
+			}
+		}
+		for _, e := range t {
+			stripFieldDefaults(e)
+		}
+	}
 }
 
 // String returns the schema's JSON as it was given, without insignificant
@@ -191,7 +222,8 @@ func (s *Schema) Name() string {
 }
 
 // AppendBinary appends the Avro binary encoding of native (goavro's native
-// form of a value of this schema) to dst.
+// form of a value of this schema) to dst. Records must have every field:
+// field defaults are for readers, not filled in here.
 func (s *Schema) AppendBinary(dst []byte, native any) ([]byte, error) {
 	return s.codec.BinaryFromNative(dst, native)
 }

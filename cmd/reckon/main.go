@@ -62,6 +62,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(newVersionCmd())
 	root.AddCommand(newAvroCmd(), newSchemasCmd())
+	root.AddCommand(newRegistryCmd())
 	return root
 }
 

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/hex"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -12,18 +12,31 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"reckon": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		// main itself, so that scripts can stop a command with a signal.
+		"reckon": main,
 	})
 }
 
 // TestScripts runs the CLI as a user types it: testdata/script/*.txtar.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:   "testdata/script",
+		Setup: setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"hexdecode": hexdecode,
 		},
 	})
+}
+
+// setupScript gives each script a free local port in $REGISTRY_ADDR for a
+// registry it starts in the background.
+func setupScript(env *testscript.Env) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	env.Setenv("REGISTRY_ADDR", ln.Addr().String())
+	return ln.Close()
 }
 
 // hexdecode IN OUT writes the bytes spelled in hex in file IN (whitespace

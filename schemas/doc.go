@@ -56,8 +56,48 @@
 // history. Logical types do not take part, as in the reference
 // implementations.
 //
+// # Registry client
+//
+// Client talks to a Confluent-compatible schema registry through
+// github.com/riferrei/srclient (basic auth, TLS) and is the Decoder's
+// SchemaSource: writer schemas are cached by id, so after warm-up a record
+// costs no HTTP call, and concurrent misses for one id share one request.
+// It registers schemas (Register), looks up subjects and versions, and
+// lists a subject's History. Every call is bounded by its context.
+// Infrastructure failures (refused connections, timeouts, 5xx) are retried
+// with exponential backoff (WithBackoff) until the context ends and wrap
+// ErrUnavailable: never a bad record. An id the registry answers 40403 for
+// is asked again a few times (WithUnknownIDRetries), then wraps
+// ErrUnknownSchema, and is remembered as unknown for a while.
+//
+// # Start-up gate
+//
+// Gate checks a graph's reader schema against the writer schemas of a
+// subject's history (and any found elsewhere, such as an archive) before a
+// run or replay starts, and returns a *GateError listing every
+// incompatibility of every writer.
+//
+// # Embedded registry
+//
+// Registry serves the Confluent Schema Registry REST API that clients use
+// (subjects, versions, ids, lookups, compatibility tests, levels, soft and
+// permanent deletes) with Confluent's error codes, for Avro schemas. Ids
+// are global and stable: a schema keeps its first id under every subject
+// and across restarts. Registration enforces the subject's level with
+// Check. Every change is an Event appended to a Store before it is
+// acknowledged; OpenRegistry keeps them in a FileStore, an fsynced file of
+// JSON lines whose torn last line (a crash mid-append) is dropped on open.
+// Run serves on a listener until its context ends.
+//
+// Registry and client failures are *RegistryError values carrying the
+// operation, subject, version or id, and the registry's answer, wrapping
+// ErrUnavailable, ErrUnknownSchema, ErrNotFound, ErrIncompatible,
+// ErrInvalidSchema, ErrBadRequest or ErrUnauthorized.
+//
 // # Concurrency
 //
 // Schema, Resolver and Decoder are immutable after construction (the
-// Decoder's cache is concurrency-safe) and start no goroutines.
+// Decoder's cache is concurrency-safe) and start no goroutines. Client and
+// Registry are safe for concurrent use; a Client starts no goroutines, and
+// Registry.Run has ended every goroutine it started when it returns.
 package schemas

@@ -61,6 +61,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		return &exitError{code: 2, err: err}
 	})
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newAvroCmd(), newSchemasCmd())
+	root.AddCommand(newRegistryCmd())
 	return root
 }
 

@@ -549,9 +549,11 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 	}
 	rc := &recordConv{path: path}
 	c.records[key] = rc
+	// Each reader field reads the writer field of its name, or else of
+	// one of its aliases.
 	uses := map[string]int{}
-	var matched []fieldMatch
-	for _, rf := range r.fields {
+	sources := make([]*field, len(r.fields))
+	for i, rf := range r.fields {
 		wf := w.fieldIndex[rf.name]
 		for _, a := range rf.aliases {
 			if wf != nil {
@@ -559,6 +561,14 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 			}
 			wf = w.fieldIndex[a]
 		}
+		if wf != nil {
+			uses[wf.name]++
+		}
+		sources[i] = wf
+	}
+	var inplace []fieldMove
+	for i, rf := range r.fields {
+		wf := sources[i]
 		fpath := path + "/fields/" + rf.name
 		if wf == nil {
 			if !rf.hasDefault {
@@ -575,20 +585,13 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 			rc.defaults = append(rc.defaults, fieldDefault{name: rf.name, value: def, mutable: mutable(def)})
 			continue
 		}
-		uses[wf.name]++
-		matched = append(matched, fieldMatch{rf: rf, wf: wf})
-	}
-	var inplace []fieldMove
-	for i := range matched {
-		m := &matched[i]
-		conv, ok := c.compile(m.wf.typ, m.rf.typ, path+"/fields/"+m.rf.name)
+		conv, ok := c.compile(wf.typ, rf.typ, fpath)
 		if !ok {
 			rc.failed = true
 			continue
 		}
-		m.conv = conv
-		rc.matches = append(rc.matches, *m)
-		mv := fieldMove{from: m.wf.name, to: m.rf.name, conv: conv, clone: uses[m.wf.name] > 1}
+		rc.matches = append(rc.matches, fieldMatch{rf: rf, wf: wf, conv: conv})
+		mv := fieldMove{from: wf.name, to: rf.name, conv: conv, clone: uses[wf.name] > 1}
 		switch {
 		case mv.from != mv.to:
 			rc.moves = append(rc.moves, mv)

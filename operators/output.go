@@ -58,9 +58,9 @@ const (
 // from the wall clock, so re-processing the same input after a crash, a
 // retry or a replay produces the same (ID, Version) pairs and converges.
 type Output struct {
-	Target     TargetKind
-	Name       string // table or topic name
-	Kind       OutputKind
+	Target TargetKind
+	Name   string // table or topic name
+	Kind   OutputKind
 	// Key identifies the row or message key: for tables, the primary-key
 	// values encoded with EncodeKey; for topics, the message key.
 	Key string

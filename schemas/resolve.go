@@ -2,6 +2,8 @@ package schemas
 
 import (
 	"fmt"
+
+	"github.com/linkedin/goavro/v2"
 	"strconv"
 	"strings"
 )
@@ -16,6 +18,7 @@ import (
 type Resolver struct {
 	writer, reader *Schema
 	conv           convFn // nil: the writer's native form is the reader's
+	flat           *flatRecord
 	bounds         *bounder
 }
 
@@ -56,6 +59,13 @@ func NewResolver(writer, reader *Schema) (*Resolver, error) {
 		return nil, &ResolveError{Incompatibilities: c.incs}
 	}
 	r := &Resolver{writer: writer, reader: reader, conv: conv}
+	if writer.root.kind == kRecord && reader.root.kind == kRecord {
+		flat, err := newFlatRecord(c.records[nodePair{writer.root, reader.root}], writer.root)
+		if err != nil {
+			return nil, err
+		}
+		r.flat = flat
+	}
 	if writer.hasBlocks {
 		r.bounds = newBounder(writer.root)
 	}
@@ -93,7 +103,10 @@ func (r *Resolver) DecodeNext(buf []byte) (value any, rest []byte, err error) {
 			return nil, nil, err
 		}
 	}
-	v, rest, err := r.nativeFromBinary(buf)
+	if r.flat != nil {
+		return r.flat.decode(buf)
+	}
+	v, rest, err := r.nativeFromBinary(r.writer.codec, buf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrBadBody, err)
 	}
@@ -107,13 +120,13 @@ func (r *Resolver) DecodeNext(buf []byte) (value any, rest []byte, err error) {
 
 // nativeFromBinary calls goavro, turning a panic in it into an error: bad
 // input must never crash the process.
-func (r *Resolver) nativeFromBinary(buf []byte) (v any, rest []byte, err error) {
+func (r *Resolver) nativeFromBinary(codec *goavro.Codec, buf []byte) (v any, rest []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			v, rest, err = nil, nil, fmt.Errorf("goavro: %v", p)
 		}
 	}()
-	return r.writer.codec.NativeFromBinary(buf)
+	return codec.NativeFromBinary(buf)
 }
 
 // unresolvable is the error of a datum that reaches a part of the writer
@@ -123,6 +136,10 @@ func unresolvable(path, reason string) error {
 }
 
 type nodePair struct{ w, r *node }
+
+// smallMap is the number of entries a Go map holds before it grows into a
+// table.
+const smallMap = 8
 
 // compiler compiles writer/reader pairs into converters, collecting every
 // incompatibility on the way.
@@ -461,6 +478,54 @@ type recordConv struct {
 	moves    []fieldMove
 	drops    []string
 	defaults []fieldDefault
+	// rebuild: build a new map of size entries (see applyNew), copying
+	// the writer fields kept as they are.
+	rebuild bool
+	size    int
+	keep    []string
+	// matches lists the reader fields read from writer fields, for
+	// newFlatRecord.
+	matches []fieldMatch
+}
+
+// applyNew builds the reader's record in a new map sized for it: when the
+// reader has more fields than a small map holds (8), adding them to goavro's
+// map would grow it, rehashing every entry, which costs more than building
+// the map once.
+func (rc *recordConv) applyNew(m map[string]any) (any, error) {
+	out := make(map[string]any, rc.size)
+	for _, name := range rc.keep {
+		out[name] = m[name]
+	}
+	for i := range rc.moves {
+		mv := &rc.moves[i]
+		x := m[mv.from]
+		if mv.clone {
+			x = cloneNative(x)
+		}
+		if mv.conv != nil {
+			var err error
+			if x, err = mv.conv(x); err != nil {
+				return nil, err
+			}
+		}
+		out[mv.to] = x
+	}
+	for i := range rc.defaults {
+		d := &rc.defaults[i]
+		if d.mutable {
+			out[d.name] = cloneNative(d.value)
+		} else {
+			out[d.name] = d.value
+		}
+	}
+	return out, nil
+}
+
+// fieldMatch is a reader field read from a writer field.
+type fieldMatch struct {
+	rf, wf *field
+	conv   convFn
 }
 
 type fieldMove struct {
@@ -484,12 +549,11 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 	}
 	rc := &recordConv{path: path}
 	c.records[key] = rc
+	// Each reader field reads the writer field of its name, or else of
+	// one of its aliases.
 	uses := map[string]int{}
-	type match struct {
-		rf, wf *field
-	}
-	var matched []match
-	for _, rf := range r.fields {
+	sources := make([]*field, len(r.fields))
+	for i, rf := range r.fields {
 		wf := w.fieldIndex[rf.name]
 		for _, a := range rf.aliases {
 			if wf != nil {
@@ -497,6 +561,14 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 			}
 			wf = w.fieldIndex[a]
 		}
+		if wf != nil {
+			uses[wf.name]++
+		}
+		sources[i] = wf
+	}
+	var inplace []fieldMove
+	for i, rf := range r.fields {
+		wf := sources[i]
 		fpath := path + "/fields/" + rf.name
 		if wf == nil {
 			if !rf.hasDefault {
@@ -513,17 +585,13 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 			rc.defaults = append(rc.defaults, fieldDefault{name: rf.name, value: def, mutable: mutable(def)})
 			continue
 		}
-		uses[wf.name]++
-		matched = append(matched, match{rf, wf})
-	}
-	var inplace []fieldMove
-	for _, m := range matched {
-		conv, ok := c.compile(m.wf.typ, m.rf.typ, path+"/fields/"+m.rf.name)
+		conv, ok := c.compile(wf.typ, rf.typ, fpath)
 		if !ok {
 			rc.failed = true
 			continue
 		}
-		mv := fieldMove{from: m.wf.name, to: m.rf.name, conv: conv, clone: uses[m.wf.name] > 1}
+		rc.matches = append(rc.matches, fieldMatch{rf: rf, wf: wf, conv: conv})
+		mv := fieldMove{from: wf.name, to: rf.name, conv: conv, clone: uses[wf.name] > 1}
 		switch {
 		case mv.from != mv.to:
 			rc.moves = append(rc.moves, mv)
@@ -542,6 +610,19 @@ func (c *compiler) record(w, r *node, path string) (convFn, bool) {
 		}
 	}
 	rc.identity = len(rc.moves) == 0 && len(rc.drops) == 0 && len(rc.defaults) == 0
+	rc.size = len(r.fields)
+	rc.rebuild = rc.size > smallMap && rc.size > len(w.fields)
+	if rc.rebuild {
+		converted := map[string]bool{}
+		for _, mv := range rc.moves {
+			converted[mv.to] = true
+		}
+		for _, wf := range w.fields {
+			if _, kept := r.fieldIndex[wf.name]; kept && !converted[wf.name] {
+				rc.keep = append(rc.keep, wf.name)
+			}
+		}
+	}
 	if rc.failed {
 		return nil, false
 	}
@@ -561,6 +642,9 @@ func (rc *recordConv) apply(v any) (any, error) {
 	}
 	if rc.identity {
 		return m, nil
+	}
+	if rc.rebuild {
+		return rc.applyNew(m)
 	}
 	for i := range rc.moves {
 		mv := &rc.moves[i]

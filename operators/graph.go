@@ -22,7 +22,6 @@ type Graph struct {
 	version int
 	nodes   []*node
 	copart  [][]string // co-partitioned input topic groups
-	errs    []error
 	valid   bool
 }
 

@@ -17,15 +17,6 @@ import (
 	"time"
 )
 
-func mustParse(t testing.TB, avsc string) *Schema {
-	t.Helper()
-	s, err := Parse(avsc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func newTestClient(t testing.TB, url string, opts ...ClientOpt) *Client {
 	t.Helper()
 	c, err := NewClient(url, opts...)

@@ -2,8 +2,8 @@ package payments_test
 
 import (
 	"runtime"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/reckon-dev/reckon/examples/payments"
 	"github.com/reckon-dev/reckon/operators"

@@ -53,12 +53,23 @@ type SQLite struct {
 	closed bool
 }
 
+// multiRow is an INSERT statement with a VALUES row per write.
+type multiRow struct{ head, row, tail string }
+
+func (m multiRow) sql(rows int) string {
+	return m.head + strings.Repeat(m.row+", ", rows-1) + m.row + m.tail
+}
+
+// sqliteChunk is the number of writes per INSERT statement: several rows
+// per statement spare most of the per-statement cost.
+const sqliteChunk = 32
+
 type sqliteTable struct {
 	name   string
 	cols   []Column
 	keys   []Column
-	upsert string
-	del    string
+	upsert multiRow
+	del    multiRow
 	get    string
 	scan   string
 }
@@ -167,13 +178,18 @@ func newSQLiteTable(name string, cols []Column) *sqliteTable {
 	conflict := " ON CONFLICT (" + strings.Join(keyNames, ", ") + ") DO UPDATE SET " + strings.Join(sets, ", ")
 	// An upsert wins over an older write, and over an equal one unless
 	// that is a tombstone; a delete wins over an older or equal write.
-	t.upsert = "INSERT INTO " + tn + " (" + strings.Join(names, ", ") + ", " + sqliteWriteTime + ", " + sqliteDeleted +
-		") VALUES (" + strings.Join(marks, ", ") + ", ?, 0)" + conflict +
-		" WHERE excluded." + sqliteWriteTime + " > " + tn + "." + sqliteWriteTime +
+	where := " WHERE excluded." + sqliteWriteTime + " > " + tn + "." + sqliteWriteTime +
 		" OR (excluded." + sqliteWriteTime + " = " + tn + "." + sqliteWriteTime + " AND " + tn + "." + sqliteDeleted + " = 0)"
-	t.del = "INSERT INTO " + tn + " (" + strings.Join(keyNames, ", ") + ", " + sqliteWriteTime + ", " + sqliteDeleted +
-		") VALUES (" + strings.Join(marks[:len(t.keys)], ", ") + ", ?, 1)" + conflict +
-		" WHERE excluded." + sqliteWriteTime + " >= " + tn + "." + sqliteWriteTime
+	t.upsert = multiRow{
+		head: "INSERT INTO " + tn + " (" + strings.Join(names, ", ") + ", " + sqliteWriteTime + ", " + sqliteDeleted + ") VALUES ",
+		row:  "(" + strings.Join(marks, ", ") + ", ?, 0)",
+		tail: conflict + where,
+	}
+	t.del = multiRow{
+		head: "INSERT INTO " + tn + " (" + strings.Join(keyNames, ", ") + ", " + sqliteWriteTime + ", " + sqliteDeleted + ") VALUES ",
+		row:  "(" + strings.Join(marks[:len(t.keys)], ", ") + ", ?, 1)",
+		tail: conflict + " WHERE excluded." + sqliteWriteTime + " >= " + tn + "." + sqliteWriteTime,
+	}
 	t.get = "SELECT " + strings.Join(names, ", ") + " FROM " + tn + " WHERE " + strings.Join(keyConds, " AND ") + " AND " + sqliteDeleted + " = 0"
 	t.scan = "SELECT " + strings.Join(names, ", ") + " FROM " + tn + " WHERE " + sqliteDeleted + " = 0"
 	return t
@@ -507,28 +523,53 @@ func (s *SQLite) Apply(ctx context.Context, table string, writes []Write) error 
 	if err != nil {
 		return err
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		var up, del *sql.Stmt
-		for i, w := range writes {
-			st := &up
-			q := t.upsert
-			if w.Delete {
-				st, q = &del, t.del
-			}
-			if *st == nil {
-				if *st, err = tx.PrepareContext(ctx, q); err != nil {
-					return err
-				}
-				defer (*st).Close()
-			}
-			if _, err := (*st).ExecContext(ctx, args[i]...); err != nil {
-				return err
-			}
+	var ups, dels [][]any
+	for i, w := range writes {
+		if w.Delete {
+			dels = append(dels, args[i])
+		} else {
+			ups = append(ups, args[i])
 		}
-		return nil
+	}
+	// Writes of one key may be in any order: the stored write time decides.
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := execChunks(ctx, tx, t.upsert, ups); err != nil {
+			return err
+		}
+		return execChunks(ctx, tx, t.del, dels)
 	})
 	if err != nil {
 		return &TableError{Op: "apply", Table: table, Err: err}
+	}
+	return nil
+}
+
+// execChunks inserts rows, sqliteChunk per statement.
+func execChunks(ctx context.Context, tx *sql.Tx, m multiRow, rows [][]any) error {
+	var full *sql.Stmt
+	for len(rows) > 0 {
+		n := min(len(rows), sqliteChunk)
+		flat := make([]any, 0, n*len(rows[0]))
+		for _, r := range rows[:n] {
+			flat = append(flat, r...)
+		}
+		rows = rows[n:]
+		if n < sqliteChunk {
+			if _, err := tx.ExecContext(ctx, m.sql(n), flat...); err != nil {
+				return err
+			}
+			continue
+		}
+		if full == nil {
+			var err error
+			if full, err = tx.PrepareContext(ctx, m.sql(sqliteChunk)); err != nil {
+				return err
+			}
+			defer full.Close()
+		}
+		if _, err := full.ExecContext(ctx, flat...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

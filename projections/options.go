@@ -3,6 +3,7 @@ package projections
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -14,6 +15,7 @@ type options struct {
 	now        func() time.Time
 	coalesce   bool
 	maxPending int
+	logger     *slog.Logger
 	errs       []error // invalid options, reported at construction
 }
 
@@ -69,5 +71,17 @@ func WithMaxPending(n int) Opt {
 			return
 		}
 		o.maxPending = n
+	})
+}
+
+// WithLogger sends the Cassandra driver's log lines (connections lost and
+// re-established, schema agreement, …) to logger. Default: discarded.
+func WithLogger(logger *slog.Logger) Opt {
+	return optFunc(func(o *options) {
+		if logger == nil {
+			o.errs = append(o.errs, errors.New("WithLogger(nil): a logger is required"))
+			return
+		}
+		o.logger = logger
 	})
 }

@@ -661,7 +661,7 @@ func (s *Cassandra) execGroup(ctx context.Context, bound []boundWrite, group []i
 		w := bound[group[0]]
 		return s.session.Query(w.stmt, w.args...).Idempotent(true).ExecContext(ctx)
 	}
-	b := s.session.Batch(gocql.UnloggedBatch).WithContext(ctx)
+	b := s.session.Batch(gocql.UnloggedBatch)
 	for _, i := range group {
 		b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: bound[i].stmt, Args: bound[i].args, Idempotent: true})
 	}

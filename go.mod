@@ -3,8 +3,10 @@ module github.com/reckon-dev/reckon
 go 1.26.0
 
 require (
+	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/spf13/cobra v1.10.2
+	gopkg.in/inf.v0 v0.9.1
 )
 
 require (

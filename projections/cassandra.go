@@ -494,11 +494,49 @@ func cqlValue(c Column, v any) (any, error) {
 	return v, nil
 }
 
-// fromCQL converts what gocql scans into an interface{} to the column's
-// Go value.
-func fromCQL(c Column, v any) (any, error) {
-	if v == nil || (reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil()) {
+// cqlDest returns the scan destination of a column: a pointer to a
+// pointer, which the driver sets to nil for a null.
+func cqlDest(t operators.ColumnType) any {
+	switch t {
+	case operators.TypeText:
+		return new(*string)
+	case operators.TypeBigInt:
+		return new(*int64)
+	case operators.TypeInt:
+		return new(*int32)
+	case operators.TypeDouble:
+		return new(*float64)
+	case operators.TypeBoolean:
+		return new(*bool)
+	case operators.TypeTimestamp:
+		return new(*time.Time)
+	case operators.TypeBlob:
+		return new(*[]byte)
+	case operators.TypeDecimal:
+		return new(*inf.Dec)
+	case operators.TypeUUID:
+		return new(*gocql.UUID)
+	case operators.TypeTextList:
+		return new(*[]string)
+	case operators.TypeTextMap:
+		return new(*map[string]string)
+	}
+	return new(any)
+}
+
+// fromCQL converts a scanned destination (see cqlDest) to the column's Go
+// value.
+func fromCQL(c Column, dest any) (any, error) {
+	p := reflect.ValueOf(dest).Elem()
+	if p.Kind() != reflect.Pointer {
+		return nil, fmt.Errorf("column %s (%s): unexpected destination %T", c.Name, c.Type, dest)
+	}
+	if p.IsNil() {
 		return nil, nil
+	}
+	v := p.Elem().Interface()
+	if d, ok := v.(inf.Dec); ok {
+		v = &d
 	}
 	switch c.Type {
 	case operators.TypeText:
@@ -669,17 +707,16 @@ func (s *Cassandra) execGroup(ctx context.Context, bound []boundWrite, group []i
 }
 
 func (t *cqlTable) scanRow(iter *gocql.Iter) (Row, bool, error) {
-	raw := make([]any, len(t.cols))
-	ptrs := make([]any, len(t.cols))
-	for i := range raw {
-		ptrs[i] = &raw[i]
+	dests := make([]any, len(t.cols))
+	for i, c := range t.cols {
+		dests[i] = cqlDest(c.Type)
 	}
-	if !iter.Scan(ptrs...) {
+	if !iter.Scan(dests...) {
 		return nil, false, nil
 	}
 	r := make(Row, len(t.cols))
 	for i, c := range t.cols {
-		v, err := fromCQL(c, raw[i])
+		v, err := fromCQL(c, dests[i])
 		if err != nil {
 			return nil, false, err
 		}

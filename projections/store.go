@@ -30,6 +30,9 @@ type Store interface {
 	// same version with another fingerprint fails with ErrFingerprint.
 	Create(ctx context.Context, spec *operators.TableSpec, g Graph) (VersionInfo, error)
 	// Apply stores writes into table (a name returned in VersionInfo.Table).
+	// When it fails, some writes may have been stored (SQLite: none;
+	// Cassandra: each partition's batch is all or nothing, but partitions
+	// are written independently); applying the same writes again converges.
 	Apply(ctx context.Context, table string, writes []Write) error
 	// Get reads the row with the given primary-key values (in key-column
 	// order); ok is false when there is no row (or it was deleted).

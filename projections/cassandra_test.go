@@ -84,11 +84,11 @@ func TestCassandraWritesCQL(t *testing.T) {
 	// The write timestamp is the version: an upsert stamped 7 is what an
 	// INSERT USING TIMESTAMP 6 loses to.
 	sess := s.session
-	if err := sess.Query("INSERT INTO "+testKeyspace+"."+table+" (payment_id, status) VALUES ('p1', 'OLD') USING TIMESTAMP 6").Exec(); err != nil {
+	if err := sess.Query("INSERT INTO " + testKeyspace + "." + table + " (payment_id, status) VALUES ('p1', 'OLD') USING TIMESTAMP 6").Exec(); err != nil {
 		t.Fatal(err)
 	}
 	var wt int64
-	if err := sess.Query("SELECT writetime(status) FROM "+testKeyspace+"."+table+" WHERE payment_id = 'p1'").Scan(&wt); err != nil {
+	if err := sess.Query("SELECT writetime(status) FROM " + testKeyspace + "." + table + " WHERE payment_id = 'p1'").Scan(&wt); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := get(t, s, table, "p1"); r["status"] != "CAPTURED" || wt != 7 {

@@ -116,6 +116,9 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig, opts ...Opt) (*Cass
 		session: session, cfg: cfg, ks: cfg.Keyspace, now: o.now, cl: cl, serial: serial,
 		sem: make(chan struct{}, cfg.MaxInFlight), tables: map[string]*cqlTable{},
 	}
+	if !o.create {
+		return s, nil
+	}
 	if err := s.init(ctx); err != nil {
 		session.Close()
 		return nil, fmt.Errorf("projections: cassandra keyspace %s: %w", cfg.Keyspace, err)

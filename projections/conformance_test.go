@@ -36,6 +36,7 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("ConcurrentPromote", func(t *testing.T) { testConcurrentPromote(t, open(t)) })
 	t.Run("SinkCoalescing", func(t *testing.T) { testSinkCoalescing(t, open(t)) })
 	t.Run("SinkLifecycle", func(t *testing.T) { testSinkLifecycle(t, open(t)) })
+	t.Run("Diff", func(t *testing.T) { testDiff(t, open(t)) })
 }
 
 func uniqueName(t *testing.T, base string) string {
@@ -775,5 +776,31 @@ func testSinkLifecycle(t *testing.T, s Store) {
 	}
 	if _, err := NewSink(ctx, s, testGraph(1), []*operators.TableSpec{spec}, WithMaxPending(0)); !errors.Is(err, ErrConfig) {
 		t.Errorf("WithMaxPending(0): %v", err)
+	}
+}
+
+func testDiff(t *testing.T, s Store) {
+	ctx := context.Background()
+	name := uniqueName(t, "diff")
+	v1 := create(t, s, paymentSpec(name), 1)
+	v2 := create(t, s, paymentSpec(name).Column("region", "region", operators.TypeText), 2)
+	apply(t, s, v1, payment("a", 1, "A"), payment("b", 1, "A"), payment("c", 1, "A"), payment("d", 1, "A"))
+	changed := payment("c", 1, "B")
+	changed.Row["region"] = "eu"
+	apply(t, s, v2, payment("b", 1, "A"), changed, payment("e", 1, "A"), payment("f", 1, "A"))
+	rep, err := Diff(ctx, s, name, 1, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &DiffReport{
+		Projection: name, From: 1, To: 2, FromRows: 4, ToRows: 4, Added: 2, Removed: 2, Changed: 1, Unchanged: 1,
+		ColumnsAdded: []string{"region"}, AddedKeys: []string{"e"}, RemovedKeys: []string{"a"},
+		ChangedRows: []RowChange{{Key: "c", Columns: []ColumnChange{{Column: "region", From: "null", To: "eu"}, {Column: "status", From: "A", To: "B"}}}},
+	}
+	if !reflect.DeepEqual(rep, want) {
+		t.Errorf("Diff:\n got %+v\nwant %+v", rep, want)
+	}
+	if _, err := Diff(ctx, s, name, 1, 7, 1); !errors.Is(err, ErrUnknownVersion) {
+		t.Errorf("Diff with an unknown version: %v", err)
 	}
 }

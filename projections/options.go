@@ -16,11 +16,12 @@ type options struct {
 	coalesce   bool
 	maxPending int
 	logger     *slog.Logger
+	create     bool
 	errs       []error // invalid options, reported at construction
 }
 
 func defaultOptions() options {
-	return options{now: time.Now, coalesce: true, maxPending: 50_000}
+	return options{now: time.Now, coalesce: true, maxPending: 50_000, create: true}
 }
 
 // buildOptions applies opts to the defaults and reports every invalid one.
@@ -84,4 +85,12 @@ func WithLogger(logger *slog.Logger) Opt {
 		}
 		o.logger = logger
 	})
+}
+
+// WithCreate says whether opening a store creates what is absent: the
+// SQLite file, or the Cassandra keyspace and catalog tables. Tools that
+// only inspect a store pass false, so that a mistyped location is an
+// error instead of a new empty store. Default: true.
+func WithCreate(create bool) Opt {
+	return optFunc(func(o *options) { o.create = create })
 }

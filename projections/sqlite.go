@@ -84,7 +84,11 @@ func OpenSQLite(ctx context.Context, path string, opts ...Opt) (*SQLite, error) 
 	if path == "" {
 		return nil, &ConfigError{Problems: []ConfigProblem{{Key: "sqlite path", Problem: "empty", Fix: "name a file, e.g. sqlite:./.reckon/projections.db"}}}
 	}
-	if dir := filepath.Dir(path); dir != "" {
+	if !o.create {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("projections: no SQLite store at %s: %w", path, err)
+		}
+	} else if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("projections: sqlite %s: %w", path, err)
 		}

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -19,15 +20,22 @@ const DefaultStoreURL = "sqlite:./.reckon/projections.db"
 //	cassandra://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]…]/KEYSPACE[?KEY=VALUE&…]
 //
 // See ParseCassandraURL for the keys of a cassandra URL. Options: those
-// of OpenSQLite and OpenCassandra, and WithCreate.
+// of OpenSQLite and OpenCassandra, WithCreate and WithPassword.
 func Open(ctx context.Context, storeURL string, opts ...Opt) (Store, error) {
 	switch {
 	case strings.HasPrefix(storeURL, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(storeURL, "sqlite:"), "//")
 		return OpenSQLite(ctx, path, opts...)
 	case strings.HasPrefix(storeURL, "cassandra://"):
-		cfg, err := ParseCassandraURL(storeURL)
+		o, err := buildOptions(opts)
 		if err != nil {
+			return nil, err
+		}
+		cfg, ps := parseCassandraURL(storeURL)
+		if o.password != "" {
+			cfg.Password = o.password
+		}
+		if err := validateAll(cfg, ps); err != nil {
 			return nil, err
 		}
 		return OpenCassandra(ctx, cfg, opts...)
@@ -84,12 +92,31 @@ func indexOr(s, sub string, dflt int) int {
 // shell histories and process lists) set on the returned configuration,
 // as reckon's CLI does from RECKON_CASSANDRA_PASSWORD.
 func ParseCassandraURL(s string) (CassandraConfig, error) {
+	cfg, ps := parseCassandraURL(s)
+	return cfg, validateAll(cfg, ps)
+}
+
+// validateAll returns the problems ps of parsing cfg and those of
+// validating it, sorted by key, as one *ConfigError.
+func validateAll(cfg CassandraConfig, ps []ConfigProblem) error {
+	var ce *ConfigError
+	if err := cfg.Validate(); errors.As(err, &ce) {
+		ps = append(ps, ce.Problems...)
+	}
+	if len(ps) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(ps, func(a, b ConfigProblem) int { return strings.Compare(a.Key, b.Key) })
+	return &ConfigError{Problems: ps}
+}
+
+func parseCassandraURL(s string) (CassandraConfig, []ConfigProblem) {
 	var cfg CassandraConfig
 	var ps []ConfigProblem
 	add := func(key, problem, fix string) { ps = append(ps, ConfigProblem{Key: key, Problem: problem, Fix: fix}) }
 	rest, ok := strings.CutPrefix(s, "cassandra://")
 	if !ok {
-		return cfg, &ConfigError{Problems: []ConfigProblem{{Key: "store", Problem: "not a cassandra:// URL", Fix: "use cassandra://HOST[,HOST…]/KEYSPACE"}}}
+		return cfg, []ConfigProblem{{Key: "store", Problem: "not a cassandra:// URL", Fix: "use cassandra://HOST[,HOST…]/KEYSPACE"}}
 	}
 	rest, rawQuery, _ := strings.Cut(rest, "?")
 	hostPart, keyspace, _ := strings.Cut(rest, "/")
@@ -186,18 +213,5 @@ func ParseCassandraURL(s string) (CassandraConfig, error) {
 			add(key, "unknown setting", "see the keys documented for cassandra:// URLs in the README")
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		if ce, ok := err.(*ConfigError); ok {
-			ps = append(ps, ce.Problems...)
-		}
-	}
-	if len(ps) > 0 {
-		sortProblems(ps)
-		return cfg, &ConfigError{Problems: ps}
-	}
-	return cfg, nil
-}
-
-func sortProblems(ps []ConfigProblem) {
-	slices.SortStableFunc(ps, func(a, b ConfigProblem) int { return strings.Compare(a.Key, b.Key) })
+	return cfg, ps
 }

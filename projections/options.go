@@ -17,6 +17,7 @@ type options struct {
 	maxPending int
 	logger     *slog.Logger
 	create     bool
+	password   string
 	errs       []error // invalid options, reported at construction
 }
 
@@ -93,4 +94,11 @@ func WithLogger(logger *slog.Logger) Opt {
 // error instead of a new empty store. Default: true.
 func WithCreate(create bool) Opt {
 	return optFunc(func(o *options) { o.create = create })
+}
+
+// WithPassword sets the Cassandra password of a store Open opens,
+// overriding one in the URL, so that it can come from the environment or
+// a secret file instead. Default: the URL's.
+func WithPassword(password string) Opt {
+	return optFunc(func(o *options) { o.password = password })
 }

@@ -111,3 +111,13 @@ func BenchmarkSQLiteUpsert(b *testing.B) {
 	b.Run("coalesce=off", func(b *testing.B) { benchSink(b, s, false) })
 	b.Run("coalesce=on", func(b *testing.B) { benchSink(b, s, true) })
 }
+
+// BenchmarkCassandraUpsert measures the Cassandra store's client side
+// (binding, batching, the driver) against the in-memory CQL server.
+func BenchmarkCassandraUpsert(b *testing.B) {
+	srv := newCQLServer(b)
+	cfg := serverConfig(srv)
+	s := openCassandraT(b, cfg)
+	b.Run("coalesce=off", func(b *testing.B) { benchSink(b, s, false) })
+	b.Run("coalesce=on", func(b *testing.B) { benchSink(b, s, true) })
+}

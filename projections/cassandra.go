@@ -153,7 +153,8 @@ func (c TLSConfig) config() (*tls.Config, error) {
 	return tc, nil
 }
 
-// Close closes the session: its connections and the driver's goroutines.
+// Close closes the session and its connections, which stops the driver's
+// goroutines; the driver does not wait for them to exit.
 func (s *Cassandra) Close() error {
 	s.session.Close()
 	return nil

@@ -53,7 +53,8 @@
 //
 // A Sink starts no goroutine. The SQLite store starts none beyond
 // database/sql's. The Cassandra store's Apply runs up to MaxInFlight
-// statements on goroutines it waits for before returning; the driver's
-// own goroutines (connection readers, reconnection, event handling) end
-// when Close returns.
+// statements on goroutines it waits for before returning. Close stops
+// the driver's own goroutines (connection readers, reconnection, event
+// handling): gocql signals them and closes their connections but does not
+// wait, so they exit shortly after Close returns.
 package projections

@@ -92,6 +92,9 @@ func OpenCassandra(ctx context.Context, cfg CassandraConfig, opts ...Opt) (*Cass
 	cluster.ConnectTimeout = cfg.ConnectTimeout
 	cluster.NumConns = cfg.NumConns
 	cluster.ReconnectInterval = time.Second
+	// Frames go out at once: a flush keeps many requests in flight, and
+	// the driver's default 200µs wait only adds latency to each.
+	cluster.WriteCoalesceWaitTime = 0
 	cluster.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy(cfg.LocalDC))
 	// Retries are the store's (see exec): one layer, with backoff.
 	cluster.RetryPolicy = nil
@@ -801,6 +804,34 @@ func (s *Cassandra) Scan(ctx context.Context, table string, fn func(Row) error) 
 	}
 }
 
+// count counts the rows of table by paging through its first key column
+// (COUNT(*) would run in one request, which times out on large tables).
+func (s *Cassandra) count(ctx context.Context, table string) (int64, error) {
+	t, err := s.table(ctx, table)
+	if err != nil {
+		return 0, &TableError{Op: "count", Table: table, Err: err}
+	}
+	var n int64
+	var page []byte
+	for {
+		var next []byte
+		var rows int
+		err := s.exec(ctx, func(ctx context.Context) error {
+			iter := s.session.Query(t.countKey).Idempotent(true).PageState(page).PageSize(5000).IterContext(ctx)
+			rows, next = iter.NumRows(), iter.PageState()
+			return iter.Close()
+		})
+		if err != nil {
+			return 0, &TableError{Op: "count", Table: table, Err: err}
+		}
+		n += int64(rows)
+		if len(next) == 0 {
+			return n, nil
+		}
+		page = next
+	}
+}
+
 // MarkReady implements Store.
 func (s *Cassandra) MarkReady(ctx context.Context, projection string, version int, src SourceRange) (VersionInfo, error) {
 	info, err := s.markReady(ctx, projection, version, src)
@@ -822,8 +853,8 @@ func (s *Cassandra) markReady(ctx context.Context, projection string, version in
 	if st := p.status(version, row.state); st != StatusBuilding && st != StatusReady {
 		return VersionInfo{}, &StatusError{Op: "mark ready", Projection: projection, Version: version, Status: st, Want: StatusBuilding}
 	}
-	var n int64
-	if err := s.Scan(ctx, row.info.Table, func(Row) error { n++; return nil }); err != nil {
+	n, err := s.count(ctx, row.info.Table)
+	if err != nil {
 		return VersionInfo{}, err
 	}
 	b, _ := json.Marshal(src)

@@ -4,7 +4,7 @@ PKGS    ?= ./...
 BENCH   ?= .
 COUNT   ?= 5
 
-.PHONY: all build test test-short bench lint fmt dev tools-check
+.PHONY: all build test test-short bench lint fmt dev tools-check refresh-avro-goldens
 
 all: lint test
 
@@ -32,3 +32,10 @@ lint:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+# Regenerates the Avro resolution goldens from Apache Avro's Python library
+# (Debian's python3-avro 1.11, run by Debian's own python3). Review the diff.
+AVRO_GOLDENS = schemas/testdata/avro-goldens
+refresh-avro-goldens:
+	/usr/bin/python3 $(AVRO_GOLDENS)/generate.py > $(AVRO_GOLDENS)/resolution.jsonl.tmp
+	mv $(AVRO_GOLDENS)/resolution.jsonl.tmp $(AVRO_GOLDENS)/resolution.jsonl

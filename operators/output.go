@@ -2,6 +2,7 @@ package operators
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 )
 
@@ -58,9 +59,9 @@ const (
 // from the wall clock, so re-processing the same input after a crash, a
 // retry or a replay produces the same (ID, Version) pairs and converges.
 type Output struct {
-	Target     TargetKind
-	Name       string // table or topic name
-	Kind       OutputKind
+	Target TargetKind
+	Name   string // table or topic name
+	Kind   OutputKind
 	// Key identifies the row or message key: for tables, the primary-key
 	// values encoded with EncodeKey; for topics, the message key.
 	Key string
@@ -73,15 +74,22 @@ type Output struct {
 	// Version is the write version: monotonic per (Name, Key), usable as a
 	// Cassandra write timestamp.
 	Version int64
-	// ID is a deterministic id of this output (hex), the same on every run
+	// ID is a deterministic id of this output, the same on every run
 	// that produces it.
-	ID string
+	ID OutputID
 	// Provenance lists the input records behind the output.
 	Provenance []Provenance
 	// Record and Err are set for DeadLetter and Late outputs.
 	Record *Record
 	Err    error
 }
+
+// OutputID identifies an output: a hash of the graph, target, key, kind and
+// version.
+type OutputID [16]byte
+
+// String returns the id in hex.
+func (id OutputID) String() string { return hex.EncodeToString(id[:]) }
 
 // Sink makes outputs durable. Write may buffer; a Sink that buffers also
 // implements Flusher, and drivers flush it before committing offsets.

@@ -33,7 +33,8 @@ func (e *FieldError) Unwrap() error { return e.Err }
 
 // Path is a compiled field path such as "payment.amount_minor": record
 // field names separated by dots. Nullable and other unions in goavro's
-// native form ({"long": 5}) are unwrapped on the way.
+// native form ({"long": 5}, {"com.acme.Meta": {…}}) are unwrapped on the
+// way; a union branch is recognized by its type name (see avroTypeName).
 type Path struct {
 	raw   string
 	parts []string
@@ -65,6 +66,12 @@ func (p Path) Lookup(m map[string]any) (v any, ok bool) {
 			return nil, false
 		}
 		if cur, ok = rec[part]; !ok {
+			// A union of a named record: {"Name": {…fields}}.
+			if inner, one := onlyMap(rec); one {
+				if cur, ok = inner[part]; ok {
+					continue
+				}
+			}
 			return nil, false
 		}
 	}
@@ -86,13 +93,27 @@ func unwrap(v any) any {
 	return v
 }
 
+func onlyMap(m map[string]any) (map[string]any, bool) {
+	if len(m) != 1 {
+		return nil, false
+	}
+	for _, v := range m {
+		inner, ok := v.(map[string]any)
+		return inner, ok
+	}
+	return nil, false
+}
+
+// avroTypeName reports whether a union branch key names a type: a
+// primitive, a full name with a namespace, or a capitalized name (Avro
+// named types are capitalized by convention, record fields are not).
 func avroTypeName(s string) bool {
 	switch s {
 	case "null", "boolean", "int", "long", "float", "double", "bytes", "string",
 		"array", "map", "record", "enum", "fixed":
 		return true
 	}
-	return strings.Contains(s, ".")
+	return strings.Contains(s, ".") || (s != "" && s[0] >= 'A' && s[0] <= 'Z')
 }
 
 // View reads an event value through field paths with typed accessors.

@@ -45,18 +45,3 @@ type Provenance struct {
 func (p Provenance) String() string {
 	return fmt.Sprintf("%s/%d@%d", p.Topic, p.Partition, p.Offset)
 }
-
-// less orders provenances by event time, then topic, partition and offset:
-// the tie-break order of the matcher.
-func (p Provenance) less(q Provenance) bool {
-	if !p.Time.Equal(q.Time) {
-		return p.Time.Before(q.Time)
-	}
-	if p.Topic != q.Topic {
-		return p.Topic < q.Topic
-	}
-	if p.Partition != q.Partition {
-		return p.Partition < q.Partition
-	}
-	return p.Offset < q.Offset
-}

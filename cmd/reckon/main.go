@@ -64,6 +64,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newProjectionsCmd())
 	root.AddCommand(newPromoteCmd())
 	root.AddCommand(newRollbackCmd())
+	root.AddCommand(newAvroCmd(), newSchemasCmd())
+	root.AddCommand(newRegistryCmd())
 	return root
 }
 

@@ -1,0 +1,92 @@
+package payments_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/reckon-dev/reckon/examples/payments"
+	"github.com/reckon-dev/reckon/operators"
+)
+
+// interleave merges the per-topic record lists of one partition by arrival
+// (Kafka timestamp), as a consumer of both topics would see them.
+func interleave(recs map[string][][]operators.Record, part int) []*operators.Record {
+	p, l := recs[payments.TopicPayments][part], recs[payments.TopicLedger][part]
+	out := make([]*operators.Record, 0, len(p)+len(l))
+	i, j := 0, 0
+	for i < len(p) || j < len(l) {
+		if j >= len(l) || (i < len(p) && !p[i].Timestamp.After(l[j].Timestamp)) {
+			out = append(out, &p[i])
+			i++
+		} else {
+			out = append(out, &l[j])
+			j++
+		}
+	}
+	return out
+}
+
+// BenchmarkPaymentsGraph drives the reference graph on one task (one core)
+// with pre-decoded records: filter, match, reconcile, two projections, a
+// window and mismatch publishing. It reports events/s and the heap bytes
+// of state per open match key, beyond the record values themselves.
+func BenchmarkPaymentsGraph(b *testing.B) {
+	g, err := payments.Graph(1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// 50,000 payments over about three days of event time: windows close
+	// and state is purged as in a steady stream.
+	ds := payments.Generate(payments.GeneratorConfig{Payments: 50000, Partitions: 1, Seed: 7, Interval: 5 * time.Second})
+	recs := interleave(ds.Records(), 0)
+	b.Run("throughput", func(b *testing.B) {
+		b.ReportAllocs()
+		events := 0
+		for b.Loop() {
+			task, err := g.NewTask(0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, r := range recs {
+				if err := task.Process(r); err != nil {
+					b.Fatal(err)
+				}
+				if events++; events%256 == 0 {
+					task.Outputs()
+				}
+			}
+			task.Outputs()
+		}
+		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	})
+	b.Run("state", func(b *testing.B) {
+		// Payments only: every key stays open, waiting for its ledger entry.
+		pays := ds.Records()[payments.TopicPayments][0]
+		var perKey float64
+		for b.Loop() {
+			task, err := g.NewTask(0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range pays {
+				if err := task.Process(&pays[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			task.Outputs()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			keys := task.StateKeys()
+			if keys == 0 {
+				b.Fatal("no open keys")
+			}
+			perKey = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(keys)
+			runtime.KeepAlive(task)
+		}
+		b.ReportMetric(perKey, "state-bytes/key")
+	})
+}

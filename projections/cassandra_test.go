@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,35 @@ func TestCassandraBatchesPerPartition(t *testing.T) {
 	}
 	if n := len(srv.Rows(testKeyspace, table)); n != 200 {
 		t.Errorf("%d rows on the server, want 200", n)
+	}
+}
+
+func TestCassandraAuthAndTLSConfig(t *testing.T) {
+	ctx := context.Background()
+	srv, err := cqltest.New(cqltest.WithCredentials("reckon", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := serverConfig(srv)
+	cfg.Username, cfg.Password = "reckon", "s3cret"
+	s := openCassandraT(t, cfg)
+	create(t, s, paymentSpec(uniqueName(t, "auth")), 1)
+
+	cfg.Password = "wrong"
+	if _, err := OpenCassandra(ctx, cfg); err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: %v (must fail, and not show the password)", err)
+	}
+	cfg.Password = "s3cret"
+	cfg.TLS = TLSConfig{Enabled: true, CAFile: filepath.Join(t.TempDir(), "missing.pem"), CertFile: "c.pem"}
+	_, err = OpenCassandra(ctx, cfg)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Key != "tls_cert" {
+		t.Errorf("tls_cert without tls_key: %v", err)
+	}
+	cfg.TLS.CertFile = ""
+	_, err = OpenCassandra(ctx, cfg)
+	if !errors.As(err, &ce) || ce.Problems[0].Key != "tls_ca" {
+		t.Errorf("unreadable CA file: %v", err)
 	}
 }

@@ -29,11 +29,11 @@ func cluster(s *Server) *gocql.ClusterConfig {
 	c.Port = s.Port()
 	c.ProtoVersion = 4
 	c.Consistency = gocql.LocalQuorum
-	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy("datacenter1"))
+	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy("datacenter1"), gocql.ShuffleReplicas())
 	c.Timeout = 5 * time.Second
 	c.ConnectTimeout = 5 * time.Second
 	c.NumConns = 2
-	c.Logger = gocql.NewLogger(gocql.LogLevelInfo)
+	c.Logger = gocql.NewLogger(gocql.LogLevelWarn)
 	return c
 }
 

@@ -239,6 +239,7 @@ func (s *Server) Requests() int { return int(s.requests.Load()) }
 // Stats are the server's counters.
 type Stats struct {
 	Connections  int               // TCP connections accepted
+	Ready        int               // open connections past STARTUP (and authentication)
 	Requests     int               // as Requests returns
 	Prepares     int               // PREPARE messages answered with a prepared statement
 	Unprepared   int               // EXECUTE or BATCH messages answered with UNPREPARED
@@ -256,6 +257,15 @@ func (s *Server) Stats() Stats {
 		AuthFailures: int(s.authFailures.Load()),
 		Faults:       map[FaultKind]int{},
 	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.mu.Lock()
+		if c.started {
+			st.Ready++
+		}
+		c.mu.Unlock()
+	}
+	s.mu.Unlock()
 	for k := WriteTimeout; k <= Delay; k++ {
 		if n := s.faultHits[k].Load(); n > 0 {
 			st.Faults[k] = int(n)

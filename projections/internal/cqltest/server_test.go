@@ -33,7 +33,7 @@ func cluster(s *Server) *gocql.ClusterConfig {
 	c.Timeout = 5 * time.Second
 	c.ConnectTimeout = 5 * time.Second
 	c.NumConns = 2
-	c.Logger = gocql.NewLogger(gocql.LogLevelWarn)
+	c.Logger = gocql.NewLogger(gocql.LogLevelNone)
 	return c
 }
 

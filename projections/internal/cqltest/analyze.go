@@ -20,8 +20,7 @@ type plan struct {
 	ks       string // the keyspace the statement's table lives in
 	table    string
 	specs    []colSpec
-	names    []string // marker names, "" for ?
-	pkIdx    []int    // markers binding the partition key, in key order
+	pkIdx    []int // markers binding the partition key, in key order
 	sels     []selector
 	result   []colSpec
 	lwt      bool
@@ -32,7 +31,7 @@ type plan struct {
 // analyze checks a parsed statement against the catalog. curKs is the
 // connection's keyspace. Callers hold d.mu.
 func (d *db) analyze(src string, ps *parsed, curKs string) (*plan, error) {
-	pl := &plan{src: src, stmt: ps.stmt, specs: make([]colSpec, ps.markers), names: ps.names}
+	pl := &plan{src: src, stmt: ps.stmt, specs: make([]colSpec, ps.markers)}
 	// resolve finds the statement's table and qualifies its name in the
 	// statement, so that executing it later does not depend on the
 	// connection's keyspace.
@@ -110,6 +109,9 @@ func (pl *plan) column(t *table, name string) (*column, error) {
 func (pl *plan) bind(v term, t *table, name string, typ *cqlType) {
 	switch v := v.(type) {
 	case *marker:
+		if v.name != "" {
+			name = v.name // a named marker is specified by its own name
+		}
 		pl.specs[v.idx] = colSpec{ks: t.ks, table: t.name, name: name, typ: typ}
 	case *collLit:
 		for i, e := range v.elems {

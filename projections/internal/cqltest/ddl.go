@@ -40,6 +40,7 @@ func (d *db) ddl(stmt any, curKs string) (*result, error) {
 			return nil, &cqlError{code: codeConfig, msg: "cannot drop non existing keyspace '" + s.name + "'"}
 		}
 		delete(d.keyspaces, s.name)
+		maps.DeleteFunc(d.prepared, func(_ string, pl *plan) bool { return pl.ks == s.name })
 		ev = schemaEvent{change: "DROPPED", target: "KEYSPACE", ks: s.name}
 	case *createTableStmt:
 		k, err := d.userKeyspace(s.table.ks, curKs)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -448,5 +449,35 @@ func TestErrorsHaveProtocolCodes(t *testing.T) {
 	var ae *gocql.RequestErrAlreadyExists
 	if !errors.As(err, &ae) || ae.Keyspace != "ks" || ae.Table != "e" {
 		t.Errorf("already exists error = %#v", err)
+	}
+}
+
+func TestSessionKeyspaceAndNamedValues(t *testing.T) {
+	s := newServer(t)
+	sess := connect(t, cluster(s))
+	exec(t, sess, "CREATE KEYSPACE \"Ks\" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+	c := cluster(s)
+	c.Keyspace = "Ks" // the driver sends USE "Ks" on each connection
+	sess = connect(t, c)
+	exec(t, sess, "CREATE TABLE t (k text PRIMARY KEY, v int)")
+	exec(t, sess, "INSERT INTO t (k, v) VALUES (:k, :v)", gocql.NamedValue("k", "a"), gocql.NamedValue("v", 2))
+	var v int
+	if err := sess.Query("SELECT v FROM t WHERE k = :k", gocql.NamedValue("k", "a")).Scan(&v); err != nil || v != 2 {
+		t.Fatalf("v = %d, %v", v, err)
+	}
+	if rows := s.Rows("Ks", "t"); len(rows) != 1 || rows[0]["v"] != int32(2) {
+		t.Fatalf("rows = %v", rows)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	_, err := New(WithAddr(""), WithClock(nil), WithCredentials("", "x"))
+	if !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("New: %v, want ErrInvalidOption", err)
+	}
+	for _, want := range []string{"WithAddr", "WithClock", "WithCredentials"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
 	}
 }

@@ -46,11 +46,7 @@ func (pl *plan) bound(p *params) ([]value, error) {
 		for i, n := range p.names {
 			found := false
 			for j, sp := range pl.specs {
-				name := sp.name
-				if j < len(pl.names) && pl.names[j] != "" {
-					name = pl.names[j]
-				}
-				if !seen[j] && strings.EqualFold(name, n) {
+				if !seen[j] && strings.EqualFold(sp.name, n) {
 					vals[j], seen[j], found = p.values[i], true, true
 					break
 				}

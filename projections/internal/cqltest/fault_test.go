@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -161,14 +162,20 @@ func TestDelayAnswersLate(t *testing.T) {
 
 	// Close ends a connection with an answer still pending.
 	s.Inject(Fault{Kind: Delay, Delay: time.Hour, Times: 1})
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = sess.Query("INSERT INTO ks.f (k, v) VALUES ('never', 1)").ExecContext(ctx)
-	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		err := sess.Query("INSERT INTO ks.f (k, v) VALUES ('never', 1)").Exec()
+		if err == nil {
+			t.Error("a request pending when the server closed succeeded")
+		}
+	})
 	eventually(t, "the second delay to start", func() bool { return s.Stats().Faults[Delay] == 2 })
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if rows := s.Rows("ks", "f"); len(rows) != 2 {
+		t.Fatalf("a dropped delayed write was applied: %v", rows)
 	}
 }
 

@@ -33,22 +33,28 @@ type config struct {
 	version     string
 }
 
+// ErrInvalidOption is wrapped by the errors New returns for options it
+// cannot use.
+var ErrInvalidOption = errors.New("cqltest: invalid option")
+
+// validate reports every unusable option at once.
 func (c *config) validate() error {
 	var errs []error
+	bad := func(msg string) { errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidOption, msg)) }
 	if c.addr == "" {
-		errs = append(errs, errors.New("cqltest: WithAddr needs an address"))
+		bad("WithAddr needs an address")
 	}
 	if c.logger == nil {
-		errs = append(errs, errors.New("cqltest: WithLogger needs a logger"))
+		bad("WithLogger needs a logger")
 	}
 	if c.clock == nil {
-		errs = append(errs, errors.New("cqltest: WithClock needs a clock"))
+		bad("WithClock needs a clock")
 	}
 	if c.auth && c.user == "" {
-		errs = append(errs, errors.New("cqltest: WithCredentials needs a user name"))
+		bad("WithCredentials needs a user name")
 	}
 	if c.dataCenter == "" {
-		errs = append(errs, errors.New("cqltest: WithDataCenter needs a name"))
+		bad("WithDataCenter needs a name")
 	}
 	return errors.Join(errs...)
 }
@@ -233,7 +239,8 @@ func (s *Server) Inject(f Fault) (remove func()) {
 
 // Requests returns how many QUERY, EXECUTE and BATCH messages on user
 // keyspaces the server received, including the ones a fault hit and the
-// ones answered with an error.
+// ones answered with an execution error; not counted are those refused
+// before execution (syntax errors, unknown tables, UNPREPARED answers).
 func (s *Server) Requests() int { return int(s.requests.Load()) }
 
 // Stats are the server's counters.

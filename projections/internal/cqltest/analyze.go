@@ -96,14 +96,6 @@ func (d *db) analyze(src string, ps *parsed, curKs string) (*plan, error) {
 	}
 }
 
-func (pl *plan) column(t *table, name string) (*column, error) {
-	c, ok := t.byName[name]
-	if !ok {
-		return nil, invalidErr("undefined column name %s in table %s.%s", name, t.ks, t.name)
-	}
-	return c, nil
-}
-
 // bind records the type of each marker in v, which is assigned to a
 // receiver called name of type typ.
 func (pl *plan) bind(v term, t *table, name string, typ *cqlType) {
@@ -164,7 +156,7 @@ func (pl *plan) analyzeInsert(t *table, s *insertStmt) error {
 	}
 	vals := map[string]term{}
 	for i, name := range s.cols {
-		c, err := pl.column(t, name)
+		c, err := t.column(name)
 		if err != nil {
 			return err
 		}
@@ -213,7 +205,7 @@ func missingKey(t *table, vals map[string]term) error {
 func (pl *plan) analyzeKeyWhere(t *table, where []relation, partial bool) (map[string]term, error) {
 	vals := map[string]term{}
 	for _, r := range where {
-		c, err := pl.column(t, r.col)
+		c, err := t.column(r.col)
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +249,7 @@ func (pl *plan) analyzeKeyWhere(t *table, where []relation, partial bool) (map[s
 
 func (pl *plan) analyzeConds(t *table, conds []relation) error {
 	for _, r := range conds {
-		c, err := pl.column(t, r.col)
+		c, err := t.column(r.col)
 		if err != nil {
 			return err
 		}
@@ -285,7 +277,7 @@ func (pl *plan) analyzeUpdate(t *table, s *updateStmt) error {
 	}
 	pl.bindUsing(s.using, t.ks, t.name)
 	for _, a := range s.sets {
-		c, err := pl.column(t, a.col)
+		c, err := t.column(a.col)
 		if err != nil {
 			return err
 		}
@@ -313,7 +305,7 @@ func (pl *plan) analyzeDelete(t *table, s *deleteStmt) error {
 		return err
 	}
 	for _, name := range s.cols {
-		c, err := pl.column(t, name)
+		c, err := t.column(name)
 		if err != nil {
 			return err
 		}
@@ -352,7 +344,7 @@ func (pl *plan) analyzeSelect(t *table, s *selectStmt) error {
 		case "count":
 			name, typ = "count", typeBigint
 		case "writetime", "ttl":
-			c, err := pl.column(t, sel.col)
+			c, err := t.column(sel.col)
 			if err != nil {
 				return err
 			}
@@ -364,7 +356,7 @@ func (pl *plan) analyzeSelect(t *table, s *selectStmt) error {
 				typ = typeInt
 			}
 		default:
-			c, err := pl.column(t, sel.col)
+			c, err := t.column(sel.col)
 			if err != nil {
 				return err
 			}
@@ -387,7 +379,7 @@ func (pl *plan) analyzeSelect(t *table, s *selectStmt) error {
 	eqPK := map[string]term{}
 	for i := range s.where {
 		r := &s.where[i]
-		c, err := pl.column(t, r.col)
+		c, err := t.column(r.col)
 		if err != nil {
 			return err
 		}

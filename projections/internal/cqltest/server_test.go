@@ -82,3 +82,12 @@ func TestConnectAndPreparedRoundTrip(t *testing.T) {
 		t.Fatalf("Rows = %v", rows)
 	}
 }
+
+func TestProtocolNegotiationFallsBackToV4(t *testing.T) {
+	s := newServer(t)
+	c := cluster(s)
+	c.ProtoVersion = 0 // the driver tries its newest version first
+	sess := connect(t, c)
+	// The session works once the driver has stepped down to v4.
+	exec(t, sess, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+}

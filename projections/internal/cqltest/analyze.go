@@ -20,8 +20,7 @@ type plan struct {
 	ks       string // the keyspace the statement's table lives in
 	table    string
 	specs    []colSpec
-	names    []string // marker names, "" for ?
-	pkIdx    []int    // markers binding the partition key, in key order
+	pkIdx    []int // markers binding the partition key, in key order
 	sels     []selector
 	result   []colSpec
 	lwt      bool
@@ -32,7 +31,7 @@ type plan struct {
 // analyze checks a parsed statement against the catalog. curKs is the
 // connection's keyspace. Callers hold d.mu.
 func (d *db) analyze(src string, ps *parsed, curKs string) (*plan, error) {
-	pl := &plan{src: src, stmt: ps.stmt, specs: make([]colSpec, ps.markers), names: ps.names}
+	pl := &plan{src: src, stmt: ps.stmt, specs: make([]colSpec, ps.markers)}
 	// resolve finds the statement's table and qualifies its name in the
 	// statement, so that executing it later does not depend on the
 	// connection's keyspace.
@@ -97,19 +96,14 @@ func (d *db) analyze(src string, ps *parsed, curKs string) (*plan, error) {
 	}
 }
 
-func (pl *plan) column(t *table, name string) (*column, error) {
-	c, ok := t.byName[name]
-	if !ok {
-		return nil, invalidErr("undefined column name %s in table %s.%s", name, t.ks, t.name)
-	}
-	return c, nil
-}
-
 // bind records the type of each marker in v, which is assigned to a
 // receiver called name of type typ.
 func (pl *plan) bind(v term, t *table, name string, typ *cqlType) {
 	switch v := v.(type) {
 	case *marker:
+		if v.name != "" {
+			name = v.name // a named marker is specified by its own name
+		}
 		pl.specs[v.idx] = colSpec{ks: t.ks, table: t.name, name: name, typ: typ}
 	case *collLit:
 		for i, e := range v.elems {
@@ -162,7 +156,7 @@ func (pl *plan) analyzeInsert(t *table, s *insertStmt) error {
 	}
 	vals := map[string]term{}
 	for i, name := range s.cols {
-		c, err := pl.column(t, name)
+		c, err := t.column(name)
 		if err != nil {
 			return err
 		}
@@ -211,7 +205,7 @@ func missingKey(t *table, vals map[string]term) error {
 func (pl *plan) analyzeKeyWhere(t *table, where []relation, partial bool) (map[string]term, error) {
 	vals := map[string]term{}
 	for _, r := range where {
-		c, err := pl.column(t, r.col)
+		c, err := t.column(r.col)
 		if err != nil {
 			return nil, err
 		}
@@ -255,7 +249,7 @@ func (pl *plan) analyzeKeyWhere(t *table, where []relation, partial bool) (map[s
 
 func (pl *plan) analyzeConds(t *table, conds []relation) error {
 	for _, r := range conds {
-		c, err := pl.column(t, r.col)
+		c, err := t.column(r.col)
 		if err != nil {
 			return err
 		}
@@ -283,7 +277,7 @@ func (pl *plan) analyzeUpdate(t *table, s *updateStmt) error {
 	}
 	pl.bindUsing(s.using, t.ks, t.name)
 	for _, a := range s.sets {
-		c, err := pl.column(t, a.col)
+		c, err := t.column(a.col)
 		if err != nil {
 			return err
 		}
@@ -311,7 +305,7 @@ func (pl *plan) analyzeDelete(t *table, s *deleteStmt) error {
 		return err
 	}
 	for _, name := range s.cols {
-		c, err := pl.column(t, name)
+		c, err := t.column(name)
 		if err != nil {
 			return err
 		}
@@ -350,7 +344,7 @@ func (pl *plan) analyzeSelect(t *table, s *selectStmt) error {
 		case "count":
 			name, typ = "count", typeBigint
 		case "writetime", "ttl":
-			c, err := pl.column(t, sel.col)
+			c, err := t.column(sel.col)
 			if err != nil {
 				return err
 			}
@@ -362,7 +356,7 @@ func (pl *plan) analyzeSelect(t *table, s *selectStmt) error {
 				typ = typeInt
 			}
 		default:
-			c, err := pl.column(t, sel.col)
+			c, err := t.column(sel.col)
 			if err != nil {
 				return err
 			}
@@ -385,7 +379,7 @@ func (pl *plan) analyzeSelect(t *table, s *selectStmt) error {
 	eqPK := map[string]term{}
 	for i := range s.where {
 		r := &s.where[i]
-		c, err := pl.column(t, r.col)
+		c, err := t.column(r.col)
 		if err != nil {
 			return err
 		}

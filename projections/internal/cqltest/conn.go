@@ -243,9 +243,9 @@ func readParams(r *reader) (*params, error) {
 		p.pageSize = r.int()
 	}
 	if flags&qfPagingState != 0 {
-		p.pagingState = r.bytes()
-		if p.pagingState == nil {
-			p.pagingState = []byte{}
+		// An empty paging state is no paging state, as in Cassandra.
+		if ps := r.bytes(); len(ps) > 0 {
+			p.pagingState = ps
 		}
 	}
 	if flags&qfSerialConsistency != 0 {

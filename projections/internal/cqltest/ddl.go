@@ -40,6 +40,7 @@ func (d *db) ddl(stmt any, curKs string) (*result, error) {
 			return nil, &cqlError{code: codeConfig, msg: "cannot drop non existing keyspace '" + s.name + "'"}
 		}
 		delete(d.keyspaces, s.name)
+		maps.DeleteFunc(d.prepared, func(_ string, pl *plan) bool { return pl.ks == s.name })
 		ev = schemaEvent{change: "DROPPED", target: "KEYSPACE", ks: s.name}
 	case *createTableStmt:
 		k, err := d.userKeyspace(s.table.ks, curKs)
@@ -72,13 +73,9 @@ func (d *db) ddl(stmt any, curKs string) (*result, error) {
 		d.forgetTable(k.name, s.table.name)
 		ev = schemaEvent{change: "DROPPED", target: "TABLE", ks: k.name, table: s.table.name}
 	case *alterTableAddStmt:
-		k, err := d.userKeyspace(s.table.ks, curKs)
+		t, err := d.userTable(s.table, curKs)
 		if err != nil {
 			return nil, err
-		}
-		t, ok := k.tables[s.table.name]
-		if !ok {
-			return nil, invalidErr("table '%s.%s' doesn't exist", k.name, s.table.name)
 		}
 		for _, c := range s.cols {
 			if _, dup := t.byName[c.name]; dup {
@@ -88,15 +85,11 @@ func (d *db) ddl(stmt any, curKs string) (*result, error) {
 		for _, c := range s.cols {
 			t.addColumn(c)
 		}
-		ev = schemaEvent{change: "UPDATED", target: "TABLE", ks: k.name, table: s.table.name}
+		ev = schemaEvent{change: "UPDATED", target: "TABLE", ks: t.ks, table: t.name}
 	case *truncateStmt:
-		k, err := d.userKeyspace(s.table.ks, curKs)
+		t, err := d.userTable(s.table, curKs)
 		if err != nil {
 			return nil, err
-		}
-		t, ok := k.tables[s.table.name]
-		if !ok {
-			return nil, invalidErr("table '%s.%s' doesn't exist", k.name, s.table.name)
 		}
 		t.parts = map[string]*partition{}
 		return voidResult(), nil
@@ -114,6 +107,19 @@ func (d *db) ddl(stmt any, curKs string) (*result, error) {
 // Cassandra does; executing them again answers UNPREPARED.
 func (d *db) forgetTable(ks, name string) {
 	maps.DeleteFunc(d.prepared, func(_ string, pl *plan) bool { return pl.ks == ks && pl.table == name })
+}
+
+// userTable returns an existing table of a user keyspace.
+func (d *db) userTable(q qname, curKs string) (*table, error) {
+	k, err := d.userKeyspace(q.ks, curKs)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := k.tables[q.name]
+	if !ok {
+		return nil, invalidErr("table '%s.%s' doesn't exist", k.name, q.name)
+	}
+	return t, nil
 }
 
 func (d *db) userKeyspace(ks, curKs string) (*keyspace, error) {

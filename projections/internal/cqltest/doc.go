@@ -104,8 +104,9 @@
 // ReadTimeout (0x1200), Unavailable (0x1000), Overloaded (0x1001),
 // DropConnection (the TCP connection is closed without an answer) and
 // Delay (executed and answered late, from a timer owned by the
-// connection). Requests and Stats count requests and hits, so a test can
-// assert how often a client retried. A single node means that retry
+// connection). Requests and Stats count requests, fault hits, prepares,
+// UNPREPARED answers and ready connections, so a test can assert how often
+// a client retried or wait until the driver has reconnected. A single node means that retry
 // policies that move to the next host (gocql's SimpleRetryPolicy) find no
 // other host: retry on the same host to see a retry succeed.
 //

@@ -46,11 +46,7 @@ func (pl *plan) bound(p *params) ([]value, error) {
 		for i, n := range p.names {
 			found := false
 			for j, sp := range pl.specs {
-				name := sp.name
-				if j < len(pl.names) && pl.names[j] != "" {
-					name = pl.names[j]
-				}
-				if !seen[j] && strings.EqualFold(name, n) {
+				if !seen[j] && strings.EqualFold(sp.name, n) {
 					vals[j], seen[j], found = p.values[i], true, true
 					break
 				}
@@ -316,7 +312,7 @@ func (d *db) mutation(bs boundStmt, ts int64) (*mutation, error) {
 	m := &mutation{t: t, ts: ts, cells: map[string][]byte{}}
 	key := map[string][]byte{}
 	keyFrom := func(name string, v term) error {
-		c, err := d.col(t, name)
+		c, err := t.column(name)
 		if err != nil {
 			return err
 		}
@@ -351,7 +347,7 @@ func (d *db) mutation(bs boundStmt, ts int64) (*mutation, error) {
 	case *insertStmt:
 		m.marker, m.stmtKind = true, "INSERT"
 		for i, name := range s.cols {
-			c, err := d.col(t, name)
+			c, err := t.column(name)
 			if err != nil {
 				return nil, err
 			}
@@ -374,7 +370,7 @@ func (d *db) mutation(bs boundStmt, ts int64) (*mutation, error) {
 			}
 		}
 		for _, a := range s.sets {
-			c, err := d.col(t, a.col)
+			c, err := t.column(a.col)
 			if err != nil {
 				return nil, err
 			}
@@ -414,14 +410,6 @@ func (d *db) mutation(bs boundStmt, ts int64) (*mutation, error) {
 		m.ck, m.delRow, m.delPart = nil, false, true
 	}
 	return m, nil
-}
-
-func (d *db) col(t *table, name string) (*column, error) {
-	c, ok := t.byName[name]
-	if !ok {
-		return nil, invalidErr("undefined column name %s in table %s.%s", name, t.ks, t.name)
-	}
-	return c, nil
 }
 
 func (d *db) cond(t *table, ev *evaluator, ifExists bool, rels []relation) (*condition, error) {

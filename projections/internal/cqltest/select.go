@@ -75,7 +75,7 @@ func (d *db) selectRows(pl *plan, s *selectStmt, ev *evaluator, p *params) (*res
 		if sel.fn == "count" {
 			continue
 		}
-		if sels[i], err = d.col(t, sel.col); err != nil {
+		if sels[i], err = t.column(sel.col); err != nil {
 			return nil, err
 		}
 	}

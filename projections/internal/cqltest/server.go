@@ -33,22 +33,28 @@ type config struct {
 	version     string
 }
 
+// ErrInvalidOption is wrapped by the errors New returns for options it
+// cannot use.
+var ErrInvalidOption = errors.New("cqltest: invalid option")
+
+// validate reports every unusable option at once.
 func (c *config) validate() error {
 	var errs []error
+	bad := func(msg string) { errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidOption, msg)) }
 	if c.addr == "" {
-		errs = append(errs, errors.New("cqltest: WithAddr needs an address"))
+		bad("WithAddr needs an address")
 	}
 	if c.logger == nil {
-		errs = append(errs, errors.New("cqltest: WithLogger needs a logger"))
+		bad("WithLogger needs a logger")
 	}
 	if c.clock == nil {
-		errs = append(errs, errors.New("cqltest: WithClock needs a clock"))
+		bad("WithClock needs a clock")
 	}
 	if c.auth && c.user == "" {
-		errs = append(errs, errors.New("cqltest: WithCredentials needs a user name"))
+		bad("WithCredentials needs a user name")
 	}
 	if c.dataCenter == "" {
-		errs = append(errs, errors.New("cqltest: WithDataCenter needs a name"))
+		bad("WithDataCenter needs a name")
 	}
 	return errors.Join(errs...)
 }
@@ -233,12 +239,14 @@ func (s *Server) Inject(f Fault) (remove func()) {
 
 // Requests returns how many QUERY, EXECUTE and BATCH messages on user
 // keyspaces the server received, including the ones a fault hit and the
-// ones answered with an error.
+// ones answered with an execution error; not counted are those refused
+// before execution (syntax errors, unknown tables, UNPREPARED answers).
 func (s *Server) Requests() int { return int(s.requests.Load()) }
 
 // Stats are the server's counters.
 type Stats struct {
 	Connections  int               // TCP connections accepted
+	Ready        int               // open connections past STARTUP (and authentication)
 	Requests     int               // as Requests returns
 	Prepares     int               // PREPARE messages answered with a prepared statement
 	Unprepared   int               // EXECUTE or BATCH messages answered with UNPREPARED
@@ -256,6 +264,15 @@ func (s *Server) Stats() Stats {
 		AuthFailures: int(s.authFailures.Load()),
 		Faults:       map[FaultKind]int{},
 	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.mu.Lock()
+		if c.started {
+			st.Ready++
+		}
+		c.mu.Unlock()
+	}
+	s.mu.Unlock()
 	for k := WriteTimeout; k <= Delay; k++ {
 		if n := s.faultHits[k].Load(); n > 0 {
 			st.Faults[k] = int(n)

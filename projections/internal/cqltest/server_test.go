@@ -29,11 +29,11 @@ func cluster(s *Server) *gocql.ClusterConfig {
 	c.Port = s.Port()
 	c.ProtoVersion = 4
 	c.Consistency = gocql.LocalQuorum
-	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy("datacenter1"))
+	c.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.DCAwareRoundRobinPolicy("datacenter1"), gocql.ShuffleReplicas())
 	c.Timeout = 5 * time.Second
 	c.ConnectTimeout = 5 * time.Second
 	c.NumConns = 2
-	c.Logger = gocql.NewLogger(gocql.LogLevelInfo)
+	c.Logger = gocql.NewLogger(gocql.LogLevelNone)
 	return c
 }
 
@@ -81,4 +81,13 @@ func TestConnectAndPreparedRoundTrip(t *testing.T) {
 	if len(rows) != 3 || rows[0]["ck"] != int64(0) || rows[2]["n"] != int32(20) {
 		t.Fatalf("Rows = %v", rows)
 	}
+}
+
+func TestProtocolNegotiationFallsBackToV4(t *testing.T) {
+	s := newServer(t)
+	c := cluster(s)
+	c.ProtoVersion = 0 // the driver tries its newest version first
+	sess := connect(t, c)
+	// The session works once the driver has stepped down to v4.
+	exec(t, sess, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
 }

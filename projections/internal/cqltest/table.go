@@ -115,6 +115,15 @@ func (t *table) sortRegular() {
 	sort.SliceStable(t.cols[n:], func(i, j int) bool { return t.cols[n+i].name < t.cols[n+j].name })
 }
 
+// column returns the column called name, or an invalid-request error.
+func (t *table) column(name string) (*column, error) {
+	c, ok := t.byName[name]
+	if !ok {
+		return nil, invalidErr("undefined column name %s in table %s.%s", name, t.ks, t.name)
+	}
+	return c, nil
+}
+
 func (t *table) addColumn(d colDef) {
 	c := &column{name: d.name, typ: d.typ, kind: regular, pos: -1}
 	t.cols = append(t.cols, c)

@@ -125,7 +125,7 @@ func (t *TableSpec) KeyColumns() []ColumnSpec {
 // Validate reports every problem of the spec at once.
 func (t *TableSpec) Validate() error {
 	var errs []error
-	if !validIdent(t.Name) {
+	if !ValidName(t.Name) {
 		errs = append(errs, fmt.Errorf("table %q: name must match [a-z][a-z0-9_]*", t.Name))
 	}
 	if len(t.PartitionKeys) == 0 {
@@ -134,7 +134,7 @@ func (t *TableSpec) Validate() error {
 	seen := map[string]bool{}
 	for _, c := range t.AllColumns() {
 		switch {
-		case !validIdent(c.Name):
+		case !ValidName(c.Name):
 			errs = append(errs, fmt.Errorf("table %q: column name %q must match [a-z][a-z0-9_]*", t.Name, c.Name))
 		case seen[c.Name]:
 			errs = append(errs, fmt.Errorf("table %q: duplicate column %q", t.Name, c.Name))
@@ -155,7 +155,9 @@ func (t *TableSpec) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validIdent(s string) bool {
+// ValidName reports whether s can name a table or column unquoted in CQL
+// and SQL: [a-z][a-z0-9_]*, at most 48 characters.
+func ValidName(s string) bool {
 	if s == "" || len(s) > 48 || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}

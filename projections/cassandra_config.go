@@ -9,6 +9,8 @@ import (
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
+
+	"github.com/reckon-dev/reckon/operators"
 )
 
 // CassandraConfig configures the Cassandra store. The zero value of a
@@ -150,7 +152,7 @@ func (c CassandraConfig) Validate() error {
 	if c.Port < 1 || c.Port > 65535 {
 		add("port", fmt.Sprintf("%d is not a TCP port", c.Port), "use 1-65535 (Cassandra's default is 9042)")
 	}
-	if !validName(c.Keyspace) {
+	if !operators.ValidName(c.Keyspace) {
 		add("keyspace", fmt.Sprintf("%q is not a valid keyspace name", c.Keyspace), "use [a-z][a-z0-9_]*, at most 48 characters: cassandra://host/keyspace")
 	}
 	if cl, err := gocql.ParseConsistencyWrapper(c.Consistency); err != nil || cl == gocql.Serial || cl == gocql.LocalSerial {

@@ -180,18 +180,3 @@ func (p pointer) rollback(projection string) (pointer, error) {
 	next.Retired = append(next.Retired, p.Live)
 	return next, nil
 }
-
-// validName says whether s is a name reckon uses unquoted in CQL and SQL:
-// [a-z][a-z0-9_]*, at most 48 characters.
-func validName(s string) bool {
-	if s == "" || len(s) > maxTableName || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
-			return false
-		}
-	}
-	return true
-}

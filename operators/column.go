@@ -6,10 +6,37 @@ import (
 )
 
 // convertColumn converts a field value to the Go type of a column (see
-// ColumnType). A null or missing value is nil.
+// ColumnType). A null or missing value is nil. A value that already has the
+// column's type is returned as is, without boxing it again.
 func convertColumn(col *ColumnSpec, v any) (any, error) {
 	if v == nil {
 		return nil, nil
+	}
+	switch x := v.(type) {
+	case string:
+		if col.Type == TypeText || col.Type == TypeUUID {
+			return v, nil
+		}
+	case int64:
+		if col.Type == TypeBigInt {
+			return v, nil
+		}
+	case int32:
+		if col.Type == TypeInt {
+			return v, nil
+		}
+	case float64:
+		if col.Type == TypeDouble {
+			return v, nil
+		}
+	case bool:
+		if col.Type == TypeBoolean {
+			return v, nil
+		}
+	case time.Time:
+		if col.Type == TypeTimestamp && x.Location() == time.UTC && x.Nanosecond()%int(time.Millisecond) == 0 {
+			return v, nil
+		}
 	}
 	bad := func() (any, error) {
 		return nil, &FieldError{Path: col.Path, Want: col.Type.String(), Got: v, Err: ErrFieldType}

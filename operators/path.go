@@ -132,6 +132,13 @@ func (v View) Map() map[string]any { return v.m }
 
 // Get returns the value at path, unwrapped from unions.
 func (v View) Get(path string) (any, bool) {
+	if path != "" && !strings.Contains(path, ".") {
+		x, ok := v.m[path]
+		if !ok {
+			return Path{parts: []string{path}}.Lookup(v.m) // a named-record union
+		}
+		return unwrap(x), true
+	}
 	p, err := ParsePath(path)
 	if err != nil {
 		return nil, false

@@ -49,6 +49,23 @@ func (m *matchState) lateRecord(t *Task, r *node, c *change, side Side) *change 
 	return m.mismatchChange(t, r, c.key, okey, 1, c.time, []any{reasonValue(why)}, left, right, []Provenance{c.prov})
 }
 
+// boxedNames holds the constant fields of a reconciler's records, boxed once.
+type boxedNames struct {
+	graph, graphVersion, reconciler any
+}
+
+func (m *matchState) names(t *Task, r *node) boxedNames {
+	b, ok := m.boxed[r]
+	if !ok {
+		b = boxedNames{graph: t.g.name, graphVersion: int32(t.g.version), reconciler: r.name}
+		if m.boxed == nil {
+			m.boxed = map[*node]boxedNames{}
+		}
+		m.boxed[r] = b
+	}
+	return b
+}
+
 func (m *matchState) mismatchChange(t *Task, r *node, key, okey string, version, maxTime int64, reasons, left, right []any, provs []Provenance) *change {
 	status := "RESOLVED"
 	if len(reasons) > 0 {
@@ -64,12 +81,13 @@ func (m *matchState) mismatchChange(t *Task, r *node, key, okey string, version,
 		right = []any{}
 	}
 	id := t.outputID(Output{Target: TargetTopic, Name: r.name, Key: okey, Version: version, Kind: Upsert})
+	names := m.names(t, r)
 	value := map[string]any{
 		"id":            id.String(),
 		"key":           key,
-		"graph":         t.g.name,
-		"graph_version": int32(t.g.version),
-		"reconciler":    r.name,
+		"graph":         names.graph,
+		"graph_version": names.graphVersion,
+		"reconciler":    names.reconciler,
 		"status":        status,
 		"reasons":       reasons,
 		"left":          left,

@@ -215,12 +215,15 @@ func sortedPairs(m map[string]string) []string {
 }
 
 func (r mappedRule) check(l, rv View) *Reason {
-	field := r.left + "→" + r.right
 	a, aok := r.lpath.Lookup(l.m)
 	b, bok := r.rpath.Lookup(rv.m)
 	as, _ := a.(string)
 	bs, _ := b.(string)
 	want, mapped := r.mapping[as]
+	if aok && bok && a != nil && b != nil && mapped && want == bs {
+		return nil
+	}
+	field := r.left + "→" + r.right
 	switch {
 	case !aok || !bok || a == nil || b == nil:
 		if !aok && !bok {

@@ -17,6 +17,7 @@ type windowState struct {
 	sessions map[string][]*winAgg
 	fires    timerHeap
 	purges   timerHeap
+	keyBuf   []byte
 }
 
 // winAgg is one window (or session) of one group.
@@ -64,13 +65,17 @@ func (w *windowState) receive(t *Task, c *change) {
 			group[i] = v
 		}
 	}
-	gk, err := EncodeKey(group)
-	if err != nil {
-		t.reject(w.n, c, err)
-		return
+	buf := w.keyBuf[:0]
+	var err error
+	for _, v := range group {
+		if buf, err = AppendValue(buf, v); err != nil {
+			t.reject(w.n, c, err)
+			return
+		}
 	}
+	w.keyBuf = buf
 	if w.spec.shape == session {
-		w.addSession(t, c, gk, group)
+		w.addSession(t, c, string(buf), group)
 		return
 	}
 	size := int64(w.spec.size)
@@ -78,12 +83,14 @@ func (w *windowState) receive(t *Task, c *change) {
 	if w.spec.shape == sliding {
 		slide = int64(w.spec.slide)
 	}
+	glen := len(buf)
 	last := floorDiv(c.time, slide) * slide
 	for start := last; start > c.time-size; start -= slide {
-		okey := gk + windowKeySuffix(start)
-		a := w.wins[okey]
+		buf = binary.AppendVarint(buf[:glen], start)
+		a := w.wins[string(buf)]
 		if a == nil {
-			a = &winAgg{okey: okey, groupKey: gk, group: group, start: start, end: start + size, acc: w.initAcc()}
+			okey := string(buf)
+			a = &winAgg{okey: okey, groupKey: okey[:glen], group: group, start: start, end: start + size, acc: w.initAcc()}
 			w.wins[okey] = a
 			// A window whose end the watermark has already reached (its
 			// event is not late, but behind) fires at once.
@@ -101,6 +108,7 @@ func (w *windowState) receive(t *Task, c *change) {
 			w.emit(t, a)
 		}
 	}
+	w.keyBuf = buf
 }
 
 func windowKeySuffix(start int64) string {

@@ -36,9 +36,9 @@ func BenchmarkPaymentsGraph(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// 50,000 payments over about three days of event time: windows close
+	// 25,000 payments over about three days of event time: windows close
 	// and state is purged as in a steady stream.
-	ds := payments.Generate(payments.GeneratorConfig{Payments: 50000, Partitions: 1, Seed: 7, Interval: 5 * time.Second})
+	ds := payments.Generate(payments.GeneratorConfig{Payments: 25000, Partitions: 1, Seed: 7, Interval: 10 * time.Second})
 	recs := interleave(ds.Records(), 0)
 	b.Run("throughput", func(b *testing.B) {
 		b.ReportAllocs()

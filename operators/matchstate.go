@@ -28,7 +28,7 @@ type matchState struct {
 	n         *node
 	within    int64
 	lateness  int64
-	byKey     map[string]*matchKey
+	byKey     KeyedState[*matchKey]
 	timeouts  timerHeap
 	purges    timerHeap
 	sideOf    map[string]Side // input topic → side, for late events
@@ -52,7 +52,7 @@ type matchKey struct {
 }
 
 func newMatchState(g *Graph, n *node) *matchState {
-	m := &matchState{g: g, n: n, within: int64(n.match.within), byKey: map[string]*matchKey{}, sideOf: map[string]Side{}}
+	m := &matchState{g: g, n: n, within: int64(n.match.within), byKey: NewMemoryState[*matchKey](), sideOf: map[string]Side{}}
 	for i, in := range n.in {
 		for _, src := range sources(in) {
 			m.sideOf[src] = Side(i + 1)
@@ -76,10 +76,10 @@ func (m *matchState) receive(t *Task, from *node, p port, c *change) {
 	if l := m.n.in[0]; l.n == from && l.port == p {
 		side = Left
 	}
-	k := m.byKey[c.key]
-	if k == nil {
+	k, ok := m.byKey.Get(c.key)
+	if !ok {
 		k = &matchKey{tdue: math.MaxInt64, pdue: math.MaxInt64}
-		m.byKey[c.key] = k
+		m.byKey.Put(c.key, k)
 	}
 	e := mEvent{time: c.time, side: side, prov: c.prov, value: c.materialize()}
 	i, found := slices.BinarySearchFunc(k.events, e, compareEvents)
@@ -246,7 +246,7 @@ func (m *matchState) update(t *Task, key string, k *matchKey) {
 	next := res.nextTimeout
 	if m.purge(k, t.wm) {
 		if len(k.events) == 0 {
-			delete(m.byKey, key)
+			m.byKey.Delete(key)
 			return
 		}
 		var again matchResult
@@ -306,14 +306,14 @@ func (m *matchState) schedule(key string, k *matchKey, tdue int64) {
 func (m *matchState) advance(t *Task, wm, twm int64) {
 	for len(m.timeouts) > 0 && m.timeouts[0].due < twm {
 		tm := m.timeouts.pop()
-		if k := m.byKey[tm.key]; k != nil && k.tdue == tm.due {
+		if k, ok := m.byKey.Get(tm.key); ok && k.tdue == tm.due {
 			k.tdue = math.MaxInt64
 			m.update(t, tm.key, k)
 		}
 	}
 	for len(m.purges) > 0 && m.purges[0].due < wm {
 		tm := m.purges.pop()
-		if k := m.byKey[tm.key]; k != nil && k.pdue == tm.due {
+		if k, ok := m.byKey.Get(tm.key); ok && k.pdue == tm.due {
 			k.pdue = math.MaxInt64
 			m.update(t, tm.key, k)
 		}
@@ -437,10 +437,9 @@ func (v *unmatchedView) materialize() map[string]any {
 }
 
 func (m *matchState) encode(_ *Task, b []byte) ([]byte, error) {
-	b = binary.AppendUvarint(b, uint64(len(m.byKey)))
+	b = binary.AppendUvarint(b, uint64(m.byKey.Len()))
 	var err error
-	for _, key := range sortedKeys(m.byKey) {
-		k := m.byKey[key]
+	m.byKey.Range(func(key string, k *matchKey) bool {
 		b = appendString(b, key)
 		b = binary.AppendVarint(b, k.published)
 		b = binary.AppendUvarint(b, uint64(len(k.events)))
@@ -451,9 +450,14 @@ func (m *matchState) encode(_ *Task, b []byte) ([]byte, error) {
 			b = binary.AppendVarint(b, int64(e.prov.Partition))
 			b = binary.AppendVarint(b, e.prov.Offset)
 			if b, err = AppendValue(b, e.value); err != nil {
-				return nil, fmt.Errorf("match %q key %q: %w", m.n.name, key, err)
+				err = fmt.Errorf("match %q key %q: %w", m.n.name, key, err)
+				return false
 			}
 		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -461,7 +465,7 @@ func (m *matchState) encode(_ *Task, b []byte) ([]byte, error) {
 func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 	r := snapReader{b: b}
 	nkeys := r.uvarint()
-	m.byKey = make(map[string]*matchKey, min(nkeys, uint64(len(b))))
+	m.byKey = NewMemoryState[*matchKey]()
 	m.timeouts, m.purges = nil, nil
 	for range nkeys {
 		key := r.string()
@@ -481,7 +485,7 @@ func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		m.byKey[key] = k
+		m.byKey.Put(key, k)
 		var res matchResult
 		m.compute(key, k, t.twm, &res)
 		m.schedule(key, k, res.nextTimeout)
@@ -489,4 +493,4 @@ func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 	return r.b, r.err
 }
 
-func (m *matchState) keys() int { return len(m.byKey) }
+func (m *matchState) keys() int { return m.byKey.Len() }

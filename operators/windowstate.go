@@ -13,8 +13,8 @@ type windowState struct {
 	n        *node
 	spec     *windowSpec
 	lateness int64
-	wins     map[string]*winAgg // tumbling and sliding, by output key
-	sessions map[string][]*winAgg
+	wins     KeyedState[*winAgg]   // tumbling and sliding, by output key
+	sessions KeyedState[[]*winAgg] // by group
 	fires    timerHeap
 	purges   timerHeap
 	keyBuf   []byte
@@ -32,7 +32,7 @@ type winAgg struct {
 }
 
 func newWindowState(g *Graph, n *node) *windowState {
-	w := &windowState{n: n, spec: n.win, wins: map[string]*winAgg{}, sessions: map[string][]*winAgg{}}
+	w := &windowState{n: n, spec: n.win, wins: NewMemoryState[*winAgg](), sessions: NewMemoryState[[]*winAgg]()}
 	for _, src := range sources(n.in[0]) {
 		for _, gn := range g.nodes {
 			if gn.kind == kindInput && gn.input.topic == src {
@@ -44,10 +44,11 @@ func newWindowState(g *Graph, n *node) *windowState {
 }
 
 func (w *windowState) keys() int {
-	n := len(w.wins)
-	for _, s := range w.sessions {
+	n := w.wins.Len()
+	w.sessions.Range(func(_ string, s []*winAgg) bool {
 		n += len(s)
-	}
+		return true
+	})
 	return n
 }
 
@@ -87,11 +88,11 @@ func (w *windowState) receive(t *Task, c *change) {
 	last := floorDiv(c.time, slide) * slide
 	for start := last; start > c.time-size; start -= slide {
 		buf = binary.AppendVarint(buf[:glen], start)
-		a := w.wins[string(buf)]
-		if a == nil {
+		a, ok := w.wins.Get(string(buf))
+		if !ok {
 			okey := string(buf)
 			a = &winAgg{okey: okey, groupKey: okey[:glen], group: group, start: start, end: start + size, acc: w.initAcc()}
-			w.wins[okey] = a
+			w.wins.Put(okey, a)
 			// A window whose end the watermark has already reached (its
 			// event is not late, but behind) fires at once.
 			a.fired = a.end <= t.twm
@@ -125,7 +126,7 @@ func floorDiv(a, b int64) int64 {
 
 func (w *windowState) addSession(t *Task, c *change, gk string, group []any) {
 	gap := int64(w.spec.gap)
-	list := w.sessions[gk]
+	list, _ := w.sessions.Get(gk)
 	merged := &winAgg{groupKey: gk, group: group, start: c.time, end: c.time, acc: w.initAcc()}
 	if err := w.add(merged, c); err != nil {
 		t.reject(w.n, c, err)
@@ -145,14 +146,14 @@ func (w *windowState) addSession(t *Task, c *change, gk string, group []any) {
 	merged.okey = gk + windowKeySuffix(merged.start)
 	keep = append(keep, merged)
 	slices.SortFunc(keep, func(a, b *winAgg) int { return cmpInt(a.start, b.start) })
-	w.sessions[gk] = keep
+	w.sessions.Put(gk, keep)
 	w.purges.push(timer{due: merged.end + gap + w.lateness, key: gk})
 }
 
 func (w *windowState) advance(t *Task, wm, twm int64) {
 	for len(w.fires) > 0 && w.fires[0].due <= twm {
 		tm := w.fires.pop()
-		if a := w.wins[tm.key]; a != nil && !a.fired {
+		if a, ok := w.wins.Get(tm.key); ok && !a.fired {
 			a.fired = true
 			w.emit(t, a)
 		}
@@ -160,17 +161,17 @@ func (w *windowState) advance(t *Task, wm, twm int64) {
 	for len(w.purges) > 0 && w.purges[0].due < wm {
 		tm := w.purges.pop()
 		if w.spec.shape != session {
-			if a := w.wins[tm.key]; a != nil && a.end+w.lateness == tm.due {
+			if a, ok := w.wins.Get(tm.key); ok && a.end+w.lateness == tm.due {
 				if !a.fired {
 					a.fired = true
 					w.emit(t, a)
 				}
-				delete(w.wins, tm.key)
+				w.wins.Delete(tm.key)
 			}
 			continue
 		}
 		// Sessions are emitted once final, then dropped.
-		list := w.sessions[tm.key]
+		list, _ := w.sessions.Get(tm.key)
 		keep := list[:0]
 		for _, s := range list {
 			if s.end+int64(w.spec.gap)+w.lateness < wm {
@@ -181,9 +182,9 @@ func (w *windowState) advance(t *Task, wm, twm int64) {
 			keep = append(keep, s)
 		}
 		if len(keep) == 0 {
-			delete(w.sessions, tm.key)
+			w.sessions.Delete(tm.key)
 		} else {
-			w.sessions[tm.key] = keep
+			w.sessions.Put(tm.key, keep)
 		}
 	}
 }
@@ -384,12 +385,14 @@ func (w *windowState) emit(t *Task, a *winAgg) {
 
 func (w *windowState) encode(_ *Task, b []byte) ([]byte, error) {
 	var all []*winAgg
-	for _, k := range sortedKeys(w.wins) {
-		all = append(all, w.wins[k])
-	}
-	for _, k := range sortedKeys(w.sessions) {
-		all = append(all, w.sessions[k]...)
-	}
+	w.wins.Range(func(_ string, a *winAgg) bool {
+		all = append(all, a)
+		return true
+	})
+	w.sessions.Range(func(_ string, list []*winAgg) bool {
+		all = append(all, list...)
+		return true
+	})
 	b = binary.AppendUvarint(b, uint64(len(all)))
 	var err error
 	for _, a := range all {
@@ -424,7 +427,7 @@ func (w *windowState) encode(_ *Task, b []byte) ([]byte, error) {
 func (w *windowState) decode(_ *Task, b []byte) ([]byte, error) {
 	r := snapReader{b: b}
 	n := r.uvarint()
-	w.wins, w.sessions = map[string]*winAgg{}, map[string][]*winAgg{}
+	w.wins, w.sessions = NewMemoryState[*winAgg](), NewMemoryState[[]*winAgg]()
 	w.fires, w.purges = nil, nil
 	for range n {
 		if r.err != nil {
@@ -444,11 +447,12 @@ func (w *windowState) decode(_ *Task, b []byte) ([]byte, error) {
 			}
 		}
 		if w.spec.shape == session {
-			w.sessions[a.groupKey] = append(w.sessions[a.groupKey], a)
+			list, _ := w.sessions.Get(a.groupKey)
+			w.sessions.Put(a.groupKey, append(list, a))
 			w.purges.push(timer{due: a.end + int64(w.spec.gap) + w.lateness, key: a.groupKey})
 			continue
 		}
-		w.wins[a.okey] = a
+		w.wins.Put(a.okey, a)
 		if !a.fired {
 			w.fires.push(timer{due: a.end, key: a.okey})
 		}

@@ -78,7 +78,8 @@ func (m *matchState) receive(t *Task, from *node, p port, c *change) {
 	}
 	k, ok := m.byKey.Get(c.key)
 	if !ok {
-		k = &matchKey{tdue: math.MaxInt64, pdue: math.MaxInt64}
+		// Most keys hold a pair: room for two events.
+		k = &matchKey{events: make([]mEvent, 0, 2), tdue: math.MaxInt64, pdue: math.MaxInt64}
 		m.byKey.Put(c.key, k)
 	}
 	e := mEvent{time: c.time, side: side, prov: c.prov, value: c.materialize()}
@@ -323,8 +324,9 @@ func (m *matchState) advance(t *Task, wm, twm int64) {
 // emitResult publishes a key's outcome on the match's outputs.
 func (m *matchState) emitResult(t *Task, res *matchResult) {
 	n := m.n
+	provs := res.provenance()
 	if subs := n.subs[portMatched]; len(subs) > 0 {
-		c := &change{key: res.key, okey: res.key, version: res.version, time: res.maxTime, provs: res.provenance(), result: res}
+		c := &change{key: res.key, okey: res.key, version: res.version, time: res.maxTime, provs: provs}
 		if len(res.pairs) > 0 {
 			p := res.pairs[0]
 			c.view = &pairView{key: res.key, l: res.comp[p[0]].value, r: res.comp[p[1]].value, pairs: len(res.pairs)}
@@ -333,7 +335,7 @@ func (m *matchState) emitResult(t *Task, res *matchResult) {
 		}
 		for _, sub := range subs {
 			if sub.kind == kindReconcile {
-				t.push(sub, portMismatches, m.mismatch(t, sub, res))
+				t.push(sub, portMismatches, m.mismatch(t, sub, res, provs))
 				continue
 			}
 			t.receive(sub, n, portMatched, c)
@@ -346,7 +348,7 @@ func (m *matchState) emitResult(t *Task, res *matchResult) {
 		if len(n.subs[side.p]) == 0 {
 			continue
 		}
-		c := &change{key: res.key, okey: res.key, version: res.version, time: res.maxTime, provs: res.provenance()}
+		c := &change{key: res.key, okey: res.key, version: res.version, time: res.maxTime, provs: provs}
 		if len(side.idx) > 0 {
 			c.view = &unmatchedView{key: res.key, v: res.comp[side.idx[0]].value, n: len(side.idx)}
 		} else {

@@ -4,7 +4,7 @@ import "time"
 
 // mismatch builds the reconciliation state of a key from its match outcome,
 // as a record shaped like the mismatch schema.
-func (m *matchState) mismatch(t *Task, r *node, res *matchResult) *change {
+func (m *matchState) mismatch(t *Task, r *node, res *matchResult, provs []Provenance) *change {
 	var reasons []any
 	for _, p := range res.pairs {
 		lv, rv := View{m: res.comp[p[0]].value}, View{m: res.comp[p[1]].value}
@@ -32,7 +32,7 @@ func (m *matchState) mismatch(t *Task, r *node, res *matchResult) *change {
 			right = append(right, sourceValue(e.prov))
 		}
 	}
-	return m.mismatchChange(t, r, res.key, res.key, res.version, res.maxTime, reasons, left, right, res.provenance())
+	return m.mismatchChange(t, r, res.key, res.key, res.version, res.maxTime, reasons, left, right, provs)
 }
 
 // lateRecord is the reconciliation state of a late event: its own key, one

@@ -307,8 +307,6 @@ type change struct {
 	version int64
 	del     bool
 	provs   []Provenance
-	// result is the full match result, for reconcilers.
-	result *matchResult
 }
 
 // lookupper reads field paths of a value that is not a plain map.

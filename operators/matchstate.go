@@ -38,11 +38,18 @@ type matchState struct {
 	resultBuf matchResult
 }
 
+// mEvent is one event held by the matcher: 48 bytes beside its value.
 type mEvent struct {
-	time  int64
-	side  Side
-	prov  Provenance
-	value map[string]any
+	time      int64
+	offset    int64
+	value     map[string]any
+	topic     string
+	partition int32
+	side      Side
+}
+
+func (e *mEvent) prov() Provenance {
+	return Provenance{Topic: e.topic, Partition: e.partition, Offset: e.offset, Time: time.Unix(0, e.time).UTC()}
 }
 
 type matchKey struct {
@@ -82,7 +89,7 @@ func (m *matchState) receive(t *Task, from *node, p port, c *change) {
 		k = &matchKey{events: make([]mEvent, 0, 2), tdue: math.MaxInt64, pdue: math.MaxInt64}
 		m.byKey.Put(c.key, k)
 	}
-	e := mEvent{time: c.time, side: side, prov: c.prov, value: c.materialize()}
+	e := mEvent{time: c.time, side: side, topic: c.prov.Topic, partition: c.prov.Partition, offset: c.prov.Offset, value: c.materialize()}
 	i, found := slices.BinarySearchFunc(k.events, e, compareEvents)
 	if found {
 		return // the same input record twice
@@ -95,15 +102,15 @@ func compareEvents(a, b mEvent) int {
 	switch {
 	case a.time != b.time:
 		return cmpInt(a.time, b.time)
-	case a.prov.Topic != b.prov.Topic:
-		if a.prov.Topic < b.prov.Topic {
+	case a.topic != b.topic:
+		if a.topic < b.topic {
 			return -1
 		}
 		return 1
-	case a.prov.Partition != b.prov.Partition:
-		return cmpInt(int64(a.prov.Partition), int64(b.prov.Partition))
+	case a.partition != b.partition:
+		return cmpInt(int64(a.partition), int64(b.partition))
 	}
-	return cmpInt(a.prov.Offset, b.prov.Offset)
+	return cmpInt(a.offset, b.offset)
 }
 
 func cmpInt(a, b int64) int {
@@ -360,8 +367,8 @@ func (m *matchState) emitResult(t *Task, res *matchResult) {
 
 func (res *matchResult) provenance() []Provenance {
 	out := make([]Provenance, len(res.comp))
-	for i, e := range res.comp {
-		out[i] = e.prov
+	for i := range res.comp {
+		out[i] = res.comp[i].prov()
 	}
 	return out
 }
@@ -448,9 +455,9 @@ func (m *matchState) encode(_ *Task, b []byte) ([]byte, error) {
 		for _, e := range k.events {
 			b = append(b, byte(e.side))
 			b = binary.AppendVarint(b, e.time)
-			b = appendString(b, e.prov.Topic)
-			b = binary.AppendVarint(b, int64(e.prov.Partition))
-			b = binary.AppendVarint(b, e.prov.Offset)
+			b = appendString(b, e.topic)
+			b = binary.AppendVarint(b, int64(e.partition))
+			b = binary.AppendVarint(b, e.offset)
 			if b, err = AppendValue(b, e.value); err != nil {
 				err = fmt.Errorf("match %q key %q: %w", m.n.name, key, err)
 				return false
@@ -479,7 +486,7 @@ func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 			}
 			e := mEvent{side: Side(r.byte())}
 			e.time = r.varint()
-			e.prov = Provenance{Topic: r.string(), Partition: int32(r.varint()), Offset: r.varint(), Time: time.Unix(0, e.time).UTC()}
+			e.topic, e.partition, e.offset = r.string(), int32(r.varint()), r.varint()
 			v := r.value()
 			e.value, _ = v.(map[string]any)
 			k.events = append(k.events, e)

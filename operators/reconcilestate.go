@@ -15,21 +15,19 @@ func (m *matchState) mismatch(t *Task, r *node, res *matchResult, provs []Proven
 		}
 	}
 	for _, i := range res.unmL {
-		e := res.comp[i]
 		reasons = append(reasons, reasonValue(&Reason{Kind: MissingRight,
-			Detail: "no right event within " + time.Duration(m.within).String() + " of " + e.prov.String()}))
+			Detail: "no right event within " + time.Duration(m.within).String() + " of " + provs[i].String()}))
 	}
 	for _, i := range res.unmR {
-		e := res.comp[i]
 		reasons = append(reasons, reasonValue(&Reason{Kind: MissingLeft,
-			Detail: "no left event within " + time.Duration(m.within).String() + " of " + e.prov.String()}))
+			Detail: "no left event within " + time.Duration(m.within).String() + " of " + provs[i].String()}))
 	}
 	var left, right []any
-	for _, e := range res.comp {
+	for i, e := range res.comp {
 		if e.side == Left {
-			left = append(left, sourceValue(e.prov))
+			left = append(left, sourceValue(provs[i]))
 		} else {
-			right = append(right, sourceValue(e.prov))
+			right = append(right, sourceValue(provs[i]))
 		}
 	}
 	return m.mismatchChange(t, r, res.key, res.key, res.version, res.maxTime, reasons, left, right, provs)

@@ -15,7 +15,7 @@ func Example() {
 	g.CoPartition("payments", "ledger")
 	m := g.Match("payment-vs-ledger", pay, led, time.Hour)
 	rec := g.Reconcile("amounts", m.Matched, operators.Equal("amount_minor"))
-	g.Publish(rec.Mismatches, "mismatches", `{"type":"record","name":"Mismatch","fields":[]}`)
+	g.Publish(rec.Mismatches, "mismatches", "", `{"type":"record","name":"Mismatch","fields":[]}`)
 	if err := g.Validate(); err != nil {
 		fmt.Println(err)
 		return

@@ -309,13 +309,21 @@ func (g *Graph) Project(in *Stream, table *TableSpec) {
 
 type publishSpec struct {
 	topic  string
+	key    string // field path of the message key; "" for the stream key
+	keyP   Path
 	schema string
 }
 
-// Publish writes a stream to a Kafka topic, keyed by the stream key, encoded
-// with the Avro schema (JSON) given.
-func (g *Graph) Publish(in *Stream, topic, schema string) {
-	g.add(&node{kind: kindPublish, name: topic, in: []*Stream{in}, pub: &publishSpec{topic: topic, schema: schema}})
+// Publish writes a stream to a Kafka topic, encoded with the Avro schema
+// (JSON) given. key is the field path whose value (a string, int or long)
+// keys the messages; "" keys them by the stream key (the match key for
+// matcher and reconciler outputs).
+func (g *Graph) Publish(in *Stream, topic, key, schema string) {
+	spec := &publishSpec{topic: topic, key: key, schema: schema}
+	if key != "" {
+		spec.keyP, _ = ParsePath(key) // Validate reports a bad path
+	}
+	g.add(&node{kind: kindPublish, name: topic, in: []*Stream{in}, pub: spec})
 }
 
 // TableInfo describes a projection table of the graph for stores.
@@ -426,7 +434,7 @@ func (n *node) describe() string {
 			}
 		}
 	case kindPublish:
-		fmt.Fprintf(&b, "%s %s", n.pub.topic, n.pub.schema)
+		fmt.Fprintf(&b, "%s %s %s", n.pub.topic, n.pub.key, n.pub.schema)
 	}
 	return b.String()
 }

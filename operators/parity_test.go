@@ -57,7 +57,7 @@ func parityGraph(t testing.TB) *operators.Graph {
 		operators.Equal("amount"),
 		operators.Tolerance("fee", 0.5, 0),
 		operators.Mapped("status", "dir", map[string]string{"CAPTURED": "CREDIT", "REFUNDED": "DEBIT"}))
-	g.Publish(rec.Mismatches, "mismatches", payments.Mismatch)
+	g.Publish(rec.Mismatches, "mismatches", "", payments.Mismatch)
 	g.Project(m.Matched, operators.Table("matched").PartitionKey("id").
 		Columns("amount", "pairs").Column("right_amount", "right.amount", 0).Column("right_at", "right.at", 0))
 	g.Project(m.UnmatchedLeft, operators.Table("unmatched_left").PartitionKey("key").Columns("amount", "unmatched"))

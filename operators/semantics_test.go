@@ -320,7 +320,7 @@ func ddGraph(td *datadriven.TestData) (*operators.Graph, error) {
 			rules = append(rules, ddRule(spec))
 		}
 		rec := g.Reconcile("rec", m.Matched, rules...)
-		g.Publish(rec.Mismatches, "mismatches", payments.Mismatch)
+		g.Publish(rec.Mismatches, "mismatches", "", payments.Mismatch)
 		g.Project(m.Matched, operators.Table("matched").PartitionKey("id").
 			Columns("amount", "pairs").Column("right_amount", "right.amount", 0).Column("right_at", "right.at", 0))
 		g.Project(m.UnmatchedLeft, operators.Table("unmatched_left").PartitionKey("key").Columns("amount", "unmatched"))

@@ -365,7 +365,7 @@ func (t *Task) receive(n, from *node, p port, c *change) {
 	case kindFlatMap:
 		vals, err := n.flat(t.event(c))
 		if err != nil {
-			t.reject(n, c, err)
+			t.reject(n, c, fmt.Errorf("%w: %w", ErrFunction, err))
 			return
 		}
 		for _, v := range vals {
@@ -393,7 +393,7 @@ func (t *Task) runMap(n *node, c *change) {
 	}
 	v, err := n.mapFn(t.event(c))
 	if err != nil {
-		t.reject(n, c, err)
+		t.reject(n, c, fmt.Errorf("%w: %w", ErrFunction, err))
 		return
 	}
 	d := *c
@@ -405,24 +405,22 @@ func (t *Task) event(c *change) Event {
 	return Event{Key: c.key, Time: time.Unix(0, c.time).UTC(), Value: View{m: c.materialize()}, Source: c.prov}
 }
 
-// reject dead-letters the input behind c after a user function failed.
+// reject dead-letters the input behind c, which operator n could not
+// process; err says why (callers wrap the sentinel of the class).
 func (t *Task) reject(n *node, c *change, err error) {
 	if c.rec != nil {
-		t.deadLetter(c.rec, n.name, fmt.Errorf("%w: %w", ErrFunction, err))
+		t.deadLetter(c.rec, n.name, err)
 		return
 	}
 	// A changelog value (no single input record): report it with its
 	// provenance instead.
 	t.stats.DeadLetters++
-	p := c.provenance()
-	var re *RecordError
-	if len(p) > 0 {
-		re = &RecordError{Topic: p[0].Topic, Partition: p[0].Partition, Offset: p[0].Offset, Operator: n.name, Err: fmt.Errorf("%w: %w", ErrFunction, err)}
-	} else {
-		re = &RecordError{Operator: n.name, Err: fmt.Errorf("%w: %w", ErrFunction, err)}
+	re := &RecordError{Operator: n.name, Err: err}
+	if p := c.provenance(); len(p) > 0 {
+		re.Topic, re.Partition, re.Offset = p[0].Topic, p[0].Partition, p[0].Offset
 	}
 	t.emit(Output{Target: TargetDeadLetters, Kind: DeadLetter, Key: n.name + "/" + c.outputKey(), Version: c.version,
-		Provenance: p, Err: re})
+		Provenance: c.provenance(), Err: re})
 }
 
 func (t *Task) emit(o Output) {
@@ -472,7 +470,7 @@ func (t *Task) project(n *node, c *change) {
 		}
 		v, err := t.column(n, i, c)
 		if err == nil && v == nil {
-			err = fmt.Errorf("key column %q is null", n.cols[i].Name)
+			err = fmt.Errorf("%w: key column %q is null", ErrNoKey, n.cols[i].Name)
 		}
 		if err != nil {
 			t.reject(n, c, fmt.Errorf("table %q: %w", name, err))
@@ -540,5 +538,24 @@ func (t *Task) publish(n *node, c *change) {
 	if c.del {
 		kind, value = Delete, nil
 	}
-	t.emit(Output{Target: TargetTopic, Name: n.pub.topic, Kind: kind, Key: c.outputKey(), Value: value, Version: version, Provenance: c.provenance()})
+	key := c.outputKey()
+	if n.pub.key != "" {
+		v, ok := c.lookup(n.pub.keyP)
+		switch x := v.(type) {
+		case string:
+			key = x
+		case int64:
+			key = strconv.FormatInt(x, 10)
+		case int32:
+			key = strconv.FormatInt(int64(x), 10)
+		default:
+			if !ok || v == nil {
+				t.reject(n, c, fmt.Errorf("%w: publish %q: key field %q missing or null", ErrNoKey, n.pub.topic, n.pub.key))
+			} else {
+				t.reject(n, c, fmt.Errorf("%w: publish %q: key field %q is a %T", ErrBadKey, n.pub.topic, n.pub.key, v))
+			}
+			return
+		}
+	}
+	t.emit(Output{Target: TargetTopic, Name: n.pub.topic, Kind: kind, Key: key, Value: value, Version: version, Provenance: c.provenance()})
 }

@@ -137,6 +137,17 @@ func (v *validator) node(n *node) {
 		if !strings.HasPrefix(strings.TrimSpace(n.pub.schema), "{") {
 			v.errorf("publish %q: schema must be an Avro record schema (JSON)", n.pub.topic)
 		}
+		if n.pub.key != "" {
+			if _, err := ParsePath(n.pub.key); err != nil {
+				v.errorf("publish %q: key: %v", n.pub.topic, err)
+			} else if look := v.g.fieldsOf(n.in[0]); look != nil {
+				if t, ok := look(n.pub.key); !ok {
+					v.errorf("publish %q: key field %q is not in the stream's schema", n.pub.topic, n.pub.key)
+				} else if !t.textual() && t.avro != "long" && t.avro != "int" {
+					v.errorf("publish %q: key field %q is %s; want string, int or long", n.pub.topic, n.pub.key, t)
+				}
+			}
+		}
 	}
 }
 

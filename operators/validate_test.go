@@ -30,7 +30,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	g.FlatMap("f", w, func(operators.Event) ([]map[string]any, error) { return nil, nil })
 	g.Project(m.Matched, operators.Table("t").PartitionKey("merchant").ClusteringKey("x"))
 	g.Project(c, operators.Table("t"))
-	g.Publish(d, "a", `{"type":"record"}`)
+	g.Publish(d, "a", "", `{"type":"record"}`)
 	g.Map("", nil, nil)
 
 	err := g.Validate()
@@ -78,5 +78,40 @@ func TestNewTaskNeedsValidation(t *testing.T) {
 	g.Input("a", operators.KafkaKey(), operators.KafkaTime())
 	if _, err := g.NewTask(0); !errors.Is(err, operators.ErrNotValidated) {
 		t.Fatalf("NewTask before Validate: %v", err)
+	}
+}
+
+func TestPublishKeyField(t *testing.T) {
+	const schema = `{"type":"record","name":"E","fields":[{"name":"id","type":"string"},{"name":"account","type":["null","string"]},{"name":"n","type":"double"}]}`
+	bad := operators.NewGraph("g", 1)
+	in := bad.Input("events", operators.KeyField("id"), operators.KafkaTime(), operators.ReaderSchema(schema))
+	bad.Publish(in, "by-n", "n", schema)
+	bad.Publish(in, "by-nope", "nope", schema)
+	err := bad.Validate()
+	for _, want := range []string{`publish "by-n": key field "n" is double`, `publish "by-nope": key field "nope" is not in the stream's schema`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: want %q in %v", want, err)
+		}
+	}
+
+	g := operators.NewGraph("g", 1)
+	in = g.Input("events", operators.KeyField("id"), operators.KafkaTime(), operators.ReaderSchema(schema))
+	g.Publish(in, "by-account", "account", schema)
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	task, _ := g.NewTask(0)
+	ts := time.Unix(100, 0)
+	_ = task.Process(&operators.Record{Topic: "events", Offset: 0, Timestamp: ts,
+		Value: map[string]any{"id": "e1", "account": map[string]any{"string": "acct-7"}, "n": 1.0}})
+	_ = task.Process(&operators.Record{Topic: "events", Offset: 1, Timestamp: ts,
+		Value: map[string]any{"id": "e2", "account": nil, "n": 2.0}})
+	outs := task.Outputs()
+	if len(outs) != 2 || outs[0].Key != "acct-7" || outs[0].Name != "by-account" {
+		t.Fatalf("first output: %+v", outs)
+	}
+	var re *operators.RecordError
+	if outs[1].Kind != operators.DeadLetter || !errors.As(outs[1].Err, &re) || re.Class() != "no-key" || re.Offset != 1 {
+		t.Fatalf("a null key must be a dead letter: %+v", outs[1])
 	}
 }

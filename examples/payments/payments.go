@@ -99,7 +99,7 @@ func Graph(version int) (*operators.Graph, error) {
 		ClusteringKey("window_start", "partition").
 		Columns("payments", "amount_minor_total"))
 
-	g.Publish(rec.Mismatches, TopicMismatches, Mismatch)
+	g.Publish(rec.Mismatches, TopicMismatches, "", Mismatch)
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		return &exitError{code: 2, err: err}
 	})
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newProjectionsCmd())
+	root.AddCommand(newPromoteCmd())
+	root.AddCommand(newRollbackCmd())
 	root.AddCommand(newAvroCmd(), newSchemasCmd())
 	root.AddCommand(newRegistryCmd())
 	return root

@@ -1,0 +1,176 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/reckon-dev/reckon/operators"
+)
+
+// Sink writes the table outputs of one graph version into the tables of
+// that version in a Store. It implements operators.Sink and
+// operators.Flusher.
+//
+// Write buffers; Flush applies the buffer, table by table, through
+// Store.Apply. With coalescing (the default), several writes of one key
+// between two flushes collapse to the one with the highest version (a
+// delete wins a tie), which is the write the store would keep anyway: a
+// backfill writes each key once per flush instead of once per event.
+// When the buffer holds WithMaxPending writes, Write flushes before it
+// returns, so a slow store slows its caller down.
+//
+// Outputs whose Target is not operators.TargetTable belong to other sinks
+// and are ignored; a table output for a table the sink was not created
+// with is an error. A failed Flush keeps what it could not apply, so the
+// next Flush (or Close) retries it; writes are idempotent.
+//
+// A Sink is safe for concurrent use; it starts no goroutines. Close
+// flushes, within the context of the last Write or Flush, and does not
+// close the store.
+type Sink struct {
+	store  Store
+	tables map[string]string // projection name → table name
+	o      options
+
+	mu      sync.Mutex
+	pending map[string]*pendingTable // by table name
+	n       int
+	ctx     context.Context // of the last Write or Flush
+	closed  bool
+}
+
+type pendingTable struct {
+	index  map[string]int // encoded key → position in writes (coalescing)
+	writes []Write
+}
+
+// NewSink creates (or reopens) the tables of specs for graph version g in
+// store, registered as building when new, and returns a sink writing to
+// them. Options: WithCoalescing, WithMaxPending.
+func NewSink(ctx context.Context, store Store, g Graph, specs []*operators.TableSpec, opts ...Opt) (*Sink, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{store: store, tables: map[string]string{}, o: o, pending: map[string]*pendingTable{}, ctx: ctx}
+	for _, spec := range specs {
+		if spec == nil {
+			return nil, fmt.Errorf("%w: nil table spec", ErrSchema)
+		}
+		if _, dup := s.tables[spec.Name]; dup {
+			return nil, fmt.Errorf("%w: table %q is given twice", ErrSchema, spec.Name)
+		}
+		info, err := store.Create(ctx, spec, g)
+		if err != nil {
+			return nil, err
+		}
+		s.tables[spec.Name] = info.Table
+	}
+	return s, nil
+}
+
+// Write buffers the table outputs of outs.
+func (s *Sink) Write(ctx context.Context, outs []operators.Output) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.ctx = ctx
+	for i := range outs {
+		out := &outs[i]
+		if out.Target != operators.TargetTable {
+			continue
+		}
+		table, ok := s.tables[out.Name]
+		if !ok {
+			return &TableError{Op: "write", Table: out.Name, Err: fmt.Errorf("%w: the sink has no table %q", ErrUnknownTable, out.Name)}
+		}
+		if out.Kind != operators.Upsert && out.Kind != operators.Delete {
+			return &TableError{Op: "write", Table: table, Err: fmt.Errorf("%w: a table output must be an upsert or a delete, not %s", ErrValue, out.Kind)}
+		}
+		s.add(table, out)
+	}
+	if s.n >= s.o.maxPending {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+func (s *Sink) add(table string, out *operators.Output) {
+	w := Write{Key: out.KeyValues, Row: out.Row, Delete: out.Kind == operators.Delete, Version: out.Version}
+	p := s.pending[table]
+	if p == nil {
+		p = &pendingTable{index: map[string]int{}}
+		s.pending[table] = p
+	}
+	if s.o.coalesce {
+		key := out.Key
+		if key == "" {
+			key, _ = operators.EncodeKey(out.KeyValues)
+		}
+		if i, ok := p.index[key]; ok {
+			if supersedes(w, p.writes[i]) {
+				p.writes[i] = w
+			}
+			return
+		}
+		p.index[key] = len(p.writes)
+	}
+	p.writes = append(p.writes, w)
+	s.n++
+}
+
+// supersedes says whether a store keeps w rather than old: the higher
+// version wins, and at equal versions a delete wins.
+func supersedes(w, old Write) bool {
+	return w.Version > old.Version || (w.Version == old.Version && w.Delete && !old.Delete)
+}
+
+// Flush applies every buffered write.
+func (s *Sink) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.ctx = ctx
+	return s.flush(ctx)
+}
+
+func (s *Sink) flush(ctx context.Context) error {
+	names := make([]string, 0, len(s.pending))
+	for name := range s.pending {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := s.pending[name]
+		if err := s.store.Apply(ctx, name, p.writes); err != nil {
+			return err
+		}
+		s.n -= len(p.writes)
+		delete(s.pending, name)
+	}
+	return nil
+}
+
+// Close flushes what is buffered, within the context of the last Write or
+// Flush, and refuses later writes. An error means buffered writes were not
+// applied; they are lost with the sink and must be produced again (by
+// re-reading the input from the last committed offsets).
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.flush(s.ctx); err != nil {
+		return errors.Join(fmt.Errorf("projections: sink closed with %d writes not applied", s.n), err)
+	}
+	return nil
+}

@@ -175,7 +175,7 @@ func Generate(cfg GeneratorConfig) *Dataset {
 			"booked_at":    created.Add(time.Duration(1+rng.IntN(7200)) * time.Second),
 		}
 		account := fmt.Sprintf("acct-%03d", rng.IntN(20))
-		if entry["direction"] == nil {
+		if StatusDirection[status] == "" {
 			entry = nil // failed and authorized payments book nothing
 		}
 		late := false

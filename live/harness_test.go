@@ -1,0 +1,500 @@
+package live_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reckon-dev/reckon/examples/payments"
+	"github.com/reckon-dev/reckon/live"
+	"github.com/reckon-dev/reckon/operators"
+	"github.com/reckon-dev/reckon/projections"
+	"github.com/reckon-dev/reckon/schemas"
+)
+
+// env is a Kafka broker (kfake over TCP) and a schema registry (the
+// embedded one over HTTP) for one test.
+type env struct {
+	t        *testing.T
+	cluster  *kfake.Cluster
+	brokers  []string
+	registry string
+	client   *schemas.Client
+	ids      map[string]int // "<topic>/v<N>" → schema id
+	dir      string
+}
+
+func newEnv(t *testing.T, partitions int32, opts ...kfake.Opt) *env {
+	t.Helper()
+	opts = append([]kfake.Opt{kfake.NumBrokers(1),
+		kfake.SeedTopics(partitions, payments.TopicPayments, payments.TopicLedger, payments.TopicMismatches)}, opts...)
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	e := &env{t: t, cluster: c, brokers: c.ListenAddrs(), dir: t.TempDir(), ids: map[string]int{}}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	reg, err := schemas.OpenRegistry(ctx, e.dir, schemas.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := reg.Run(ctx, ln); err != nil {
+			t.Errorf("registry: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait(); reg.Close() })
+	e.registry = "http://" + ln.Addr().String()
+	e.client, err = schemas.NewClient(e.registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		topic  string
+		v      int
+		schema string
+	}{
+		{payments.TopicPayments, 1, payments.PaymentV1}, {payments.TopicPayments, 2, payments.PaymentV2},
+		{payments.TopicLedger, 1, payments.LedgerV1}, {payments.TopicLedger, 2, payments.LedgerV2},
+	} {
+		id, err := e.client.Register(context.Background(), s.topic+"-value", mustParse(t, s.schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.ids[fmt.Sprintf("%s/v%d", s.topic, s.v)] = id
+	}
+	return e
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func mustParse(t testing.TB, avsc string) *schemas.Schema {
+	t.Helper()
+	s, err := schemas.Parse(avsc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// config is a driver configuration for the env, with a short commit
+// interval and an SQLite store in the test's directory.
+func (e *env) config(group string) live.Config {
+	return live.Config{
+		Kafka:          live.KafkaConfig{Brokers: e.brokers, Group: group},
+		Registry:       live.RegistryConfig{URL: e.registry},
+		Store:          "sqlite:" + filepath.Join(e.dir, "projections.db"),
+		Topics:         live.TopicsConfig{Create: true},
+		CommitInterval: 100 * time.Millisecond,
+		IdleTimeout:    -1, // replay-like results: timeouts only on the full watermark
+	}
+}
+
+func (e *env) kafka(opts ...kgo.Opt) *kgo.Client {
+	e.t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.brokers...)}, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(cl.Close)
+	return cl
+}
+
+// encode frames an event's writer value with its writer schema's id.
+func (e *env) encode(ev payments.Event) []byte {
+	schema := map[string]string{
+		payments.TopicPayments + "/v1": payments.PaymentV1, payments.TopicPayments + "/v2": payments.PaymentV2,
+		payments.TopicLedger + "/v1": payments.LedgerV1, payments.TopicLedger + "/v2": payments.LedgerV2,
+	}
+	key := fmt.Sprintf("%s/v%d", ev.Topic, ev.Writer)
+	body, err := mustParse(e.t, schema[key]).AppendBinary(nil, ev.WriterValue)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return schemas.AppendFrame(nil, e.ids[key], body)
+}
+
+// produce writes the events of ds with offsets in [from, to) of every
+// partition (to < 0: to the end), in arrival order.
+func (e *env) produce(ds *payments.Dataset, from, to int) {
+	e.t.Helper()
+	cl := e.kafka(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var recs []*kgo.Record
+	for _, topic := range []string{payments.TopicPayments, payments.TopicLedger} {
+		for p, evs := range ds.Events[topic] {
+			hi := len(evs)
+			if to >= 0 && to < hi {
+				hi = to
+			}
+			for i := from; i < hi; i++ {
+				ev := evs[i]
+				recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(ev.Key),
+					Value: e.encode(ev), Timestamp: ev.Arrival})
+			}
+		}
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// produceRaw appends raw values to a partition of an input topic.
+func (e *env) produceRaw(topic string, p int32, values ...[]byte) {
+	e.t.Helper()
+	cl := e.kafka(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var recs []*kgo.Record
+	for _, v := range values {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Key: []byte("poison"), Value: v})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// caughtUp reports whether the group has committed the end offset of
+// every input partition.
+func (e *env) caughtUp(adm *kadm.Client, group string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, payments.TopicPayments, payments.TopicLedger)
+	if err != nil {
+		return false, err
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return false, err
+	}
+	done := true
+	ends.Each(func(o kadm.ListedOffset) {
+		c, ok := committed.Lookup(o.Topic, o.Partition)
+		if o.Offset > 0 && (!ok || c.At < o.Offset) {
+			done = false
+		}
+	})
+	return done, nil
+}
+
+// waitFor polls cond every 20ms until it holds, or fails the test after
+// the deadline (or when the driver stopped early).
+func waitFor(t *testing.T, what string, deadline time.Duration, stopped <-chan error, cond func() (bool, error)) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(deadline)
+	for {
+		ok, err := cond()
+		if err == nil && ok {
+			return
+		}
+		select {
+		case err := <-stopped:
+			t.Fatalf("waiting for %s: the driver stopped: %v", what, err)
+		case <-timeout:
+			t.Fatalf("waiting for %s: not after %s (last error: %v)", what, deadline, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// running is a driver started on a goroutine.
+type running struct {
+	d      *live.Driver
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (e *env) start(g *operators.Graph, cfg live.Config, opts ...live.Opt) *running {
+	e.t.Helper()
+	d, err := live.New(g, cfg, append([]live.Opt{live.WithLogger(quiet())}, opts...)...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.Run(ctx) }()
+	e.t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// stop cancels the driver and returns what Run returned.
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		r.done <- err // for the cleanup
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30s of cancel")
+	}
+	return nil
+}
+
+// runToEnd runs the driver until the group has committed every input
+// offset, then stops it.
+func (e *env) runToEnd(g *operators.Graph, cfg live.Config, opts ...live.Opt) *live.Driver {
+	e.t.Helper()
+	r := e.start(g, cfg, opts...)
+	adm := kadm.NewClient(e.kafka())
+	waitFor(e.t, "the group to commit every input offset", 20*time.Second, r.done, func() (bool, error) {
+		return e.caughtUp(adm, cfg.Kafka.Group)
+	})
+	if err := r.stop(e.t); err != nil {
+		e.t.Fatalf("Run: %v", err)
+	}
+	return r.d
+}
+
+// expected is the reference run: the dataset's records fed to tasks
+// directly, keeping the highest version per key of every output.
+type expected struct {
+	tables      map[string]map[string]operators.Output // table → key → output
+	mismatches  map[string]operators.Output            // key → output
+	deadLetters int                                    // dead letters and late records
+}
+
+func reference(t *testing.T, g *operators.Graph, ds *payments.Dataset) expected {
+	t.Helper()
+	ex := expected{tables: map[string]map[string]operators.Output{}, mismatches: map[string]operators.Output{}}
+	recs := ds.Records()
+	keep := func(m map[string]operators.Output, o operators.Output) {
+		if old, ok := m[o.Key]; !ok || o.Version > old.Version || (o.Version == old.Version && o.Kind == operators.Delete) {
+			m[o.Key] = o
+		}
+	}
+	for p := range ds.Partitions {
+		task, err := g.NewTask(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, topic := range []string{payments.TopicPayments, payments.TopicLedger} {
+			for i := range recs[topic][p] {
+				if err := task.Process(&recs[topic][p][i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, o := range task.Outputs() {
+			switch o.Target {
+			case operators.TargetTable:
+				if ex.tables[o.Name] == nil {
+					ex.tables[o.Name] = map[string]operators.Output{}
+				}
+				keep(ex.tables[o.Name], o)
+			case operators.TargetTopic:
+				keep(ex.mismatches, o)
+			default:
+				ex.deadLetters++
+			}
+		}
+	}
+	return ex
+}
+
+// checkTables compares the store's rows with the reference outputs,
+// written through a projections sink into a fresh SQLite store.
+func (e *env) checkTables(g *operators.Graph, ex expected) {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	want, err := projections.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "want.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	var specs []*operators.TableSpec
+	for _, ti := range g.Tables() {
+		specs = append(specs, ti.Spec)
+	}
+	pg := projections.Graph{Name: g.Name(), Version: g.Version(), Fingerprint: g.Fingerprint()}
+	sink, err := projections.NewSink(ctx, want, pg, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs []operators.Output
+	for _, m := range ex.tables {
+		for _, o := range m {
+			outs = append(outs, o)
+		}
+	}
+	if err := sink.Write(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := projections.Open(ctx, "sqlite:"+filepath.Join(e.dir, "projections.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	for _, ti := range g.Tables() {
+		w, g := scan(t, want, ti.Table), scan(t, got, ti.Table)
+		if len(w) == 0 {
+			t.Fatalf("table %s: the reference run has no rows", ti.Table)
+		}
+		if !reflect.DeepEqual(w, g) {
+			t.Errorf("table %s: %d rows, want %d; first difference: %s", ti.Table, len(g), len(w), firstDiff(w, g))
+		}
+	}
+}
+
+func scan(t *testing.T, s projections.Store, table string) []string {
+	t.Helper()
+	var rows []string
+	err := s.Scan(context.Background(), table, func(r projections.Row) error {
+		keys := make([]string, 0, len(r))
+		for k := range r {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b bytes.Buffer
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s=%#v ", k, r[k])
+		}
+		rows = append(rows, b.String())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(rows)
+	return rows
+}
+
+func firstDiff(want, got []string) string {
+	for i := range min(len(want), len(got)) {
+		if want[i] != got[i] {
+			return fmt.Sprintf("\n got %s\nwant %s", got[i], want[i])
+		}
+	}
+	return "one is a prefix of the other"
+}
+
+// topicRecords reads every record of a topic from the start.
+func (e *env) topicRecords(topic string) []*kgo.Record {
+	t := e.t
+	t.Helper()
+	adm := kadm.NewClient(e.kafka())
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	cl := e.kafka(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v (still waiting for partitions %v)", topic, ctx.Err(), want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, r)
+			if end, ok := want[r.Partition]; ok && r.Offset >= end-1 {
+				delete(want, r.Partition)
+			}
+		})
+	}
+	return out
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// checkMismatches compares the final state of every key of the mismatch
+// topic (its highest version; the last record of the key must carry it)
+// with the reference, byte for byte.
+func (e *env) checkMismatches(ex expected) {
+	t := e.t
+	t.Helper()
+	schema := mustParse(t, payments.Mismatch)
+	type state struct {
+		version int64
+		id      string
+		value   []byte
+	}
+	final := map[string]state{}
+	last := map[string]int64{}
+	ids := map[string]bool{}
+	dups := 0
+	for _, r := range e.topicRecords(payments.TopicMismatches) {
+		v, err := strconv.ParseInt(header(r, live.HeaderVersion), 10, 64)
+		if err != nil {
+			t.Fatalf("record without a version header: %v", err)
+		}
+		id := header(r, live.HeaderID)
+		if ids[id] {
+			dups++
+		}
+		ids[id] = true
+		k := string(r.Key)
+		last[k] = v
+		if s, ok := final[k]; !ok || v >= s.version {
+			final[k] = state{version: v, id: id, value: r.Value}
+		}
+	}
+	if len(final) != len(ex.mismatches) {
+		t.Errorf("%d keys on the mismatch topic, want %d", len(final), len(ex.mismatches))
+	}
+	for k, o := range ex.mismatches {
+		s, ok := final[k]
+		if !ok {
+			t.Errorf("key %s: missing from the mismatch topic", k)
+			continue
+		}
+		body, err := schema.AppendBinary(nil, o.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, got, err := schemas.ParseFrame(s.value)
+		if err != nil {
+			t.Fatalf("key %s: %v", k, err)
+		}
+		if s.version != o.Version || s.id != o.ID.String() || !bytes.Equal(got, body) || id == 0 {
+			t.Errorf("key %s: final state version %d id %s differs from the reference (version %d id %s)", k, s.version, s.id, o.Version, o.ID)
+		}
+		if last[k] != s.version {
+			t.Errorf("key %s: last record has version %d, below the highest %d", k, last[k], s.version)
+		}
+	}
+	t.Logf("mismatch topic: %d keys, %d redelivered duplicates (deduplicated by id)", len(final), dups)
+}

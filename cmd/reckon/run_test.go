@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reckon-dev/reckon/live/devstack"
+)
+
+// TestRunStopsCleanly runs "reckon run" against the dev stack's broker and
+// registry with traffic flowing, waits until it is ready and has consumed,
+// then interrupts it as SIGTERM does (main cancels run's context): it
+// exits 0 after its final checkpoint, within the grace period, and the
+// HTTP server has stopped.
+func TestRunStopsCleanly(t *testing.T) {
+	dir := t.TempDir()
+	stack, err := devstack.Open(t.Context(), devstack.Config{Dir: dir, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stackCtx, stopStack := context.WithCancel(t.Context())
+	stackDone := make(chan error, 1)
+	go func() { stackDone <- stack.Run(stackCtx) }()
+	defer func() {
+		stopStack()
+		if err := <-stackDone; err != nil {
+			t.Error(err)
+		}
+	}()
+	ids, err := stack.Setup(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	traffic := &devstack.Traffic{Brokers: stack.Brokers(), IDs: ids, Rate: 500}
+	trafficCtx, stopTraffic := context.WithCancel(t.Context())
+	trafficDone := make(chan error, 1)
+	go func() { trafficDone <- traffic.Run(trafficCtx) }()
+	defer func() {
+		stopTraffic()
+		if err := <-trafficDone; err != nil {
+			t.Error(err)
+		}
+	}()
+
+	httpAddr := freeAddr(t)
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"run", "--brokers", stack.Brokers()[0], "--registry", stack.RegistryURL(),
+			"--store", "sqlite:" + filepath.Join(dir, "projections.db"), "--create-topics",
+			"--http-addr", httpAddr, "--shutdown-grace", "10s", "--commit-interval", "200ms"}, nil, &stdout, &stderr)
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			return 0, ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	eventually(t, 20*time.Second, "/readyz answers 200", func() bool { c, _ := get("/readyz"); return c == http.StatusOK })
+	if c, body := get("/healthz"); c != http.StatusOK || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", c, body)
+	}
+	eventually(t, 20*time.Second, "the driver has consumed and committed", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, `reckon_live_records_in_total{topic="payments"}`) && strings.Contains(m, `reckon_live_checkpoints_total{result="ok"}`)
+	})
+
+	interrupted := time.Now()
+	interrupt()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d after an interrupt\nstderr:\n%s", c, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30s after an interrupt\nstderr:\n%s", stderr.String())
+	}
+	if d := time.Since(interrupted); d > 10*time.Second {
+		t.Errorf("stopped %v after the interrupt, beyond the 10s grace period", d)
+	}
+	if !strings.Contains(stderr.String(), "msg=stopped") {
+		t.Errorf("no clean stop logged:\n%s", stderr.String())
+	}
+	if c, _ := get("/healthz"); c != 0 {
+		t.Errorf("the HTTP server still answers after run returned: %d", c)
+	}
+	if stdout.String() != "" {
+		t.Errorf("run printed data on stdout: %q", stdout.String())
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reckon-dev/reckon/schemas"
 
@@ -198,4 +200,56 @@ func TestStartupChecks(t *testing.T) {
 			t.Fatalf("Run returned %v, want a *TopicError naming the dead-letter and changelog topics", err)
 		}
 	})
+}
+
+// TestRebalance runs three members of one group over six partitions: a
+// first member alone, two more joining while data arrives, the first
+// leaving mid-way. Tasks move between members whole (every input's
+// partition with the same number) after a checkpoint, and the new owner
+// resumes from the snapshot: the final state equals the reference run and
+// no output is published twice.
+func TestRebalance(t *testing.T) {
+	e := newEnv(t, 6)
+	ds := payments.Generate(payments.GeneratorConfig{Payments: 900, Partitions: 6, Interval: 3 * time.Minute})
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, g, ds)
+	cfg := e.config("rebalance")
+	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50 * time.Millisecond))
+	third := len(ds.Events[payments.TopicPayments][0]) / 3
+	adm := kadm.NewClient(e.kafka())
+	caughtUp := func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) }
+
+	e.produce(ds, 0, third)
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry(), prometheus.NewRegistry()}
+	a := e.start(g, cfg, fast, live.WithMetrics(regs[0]))
+	waitFor(t, "the first member to catch up", 20*time.Second, a.done, caughtUp)
+	b := e.start(g, cfg, fast, live.WithMetrics(regs[1]))
+	c := e.start(g, cfg, fast, live.WithMetrics(regs[2]))
+	e.produce(ds, third, 2*third)
+	waitFor(t, "every member to run two tasks", 20*time.Second, b.done, func() (bool, error) {
+		for _, reg := range regs {
+			if metric(t, reg, "reckon_live_tasks", "", "") != 2 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err := a.stop(t); err != nil {
+		t.Fatalf("first member: %v", err)
+	}
+	e.produce(ds, 2*third, -1)
+	waitFor(t, "the remaining members to catch up", 20*time.Second, c.done, caughtUp)
+	if err := b.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.checkTables(g, ex)
+	if dups := e.checkMismatches(ex); dups != 0 {
+		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
+	}
 }

@@ -55,4 +55,3 @@ func ExampleNew() {
 	// false
 	// true true
 }
-

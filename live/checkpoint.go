@@ -104,7 +104,7 @@ func (r *run) checkpoint(ctx context.Context, rs []*runner) error {
 		return err
 	}
 	start = time.Now()
-	if err := r.commit(ctx, offsets); err != nil {
+	if err := d.retry(ctx, "commit", func() error { return r.commit(ctx, offsets) }); err != nil {
 		d.m.checkpoints.WithLabelValues("failed").Inc()
 		return err
 	}
@@ -133,9 +133,13 @@ func (r *run) durable(ctx context.Context) error {
 	return nil
 }
 
-// commit commits offsets for the group. A commit refused because the
-// group is rebalancing is not an error worth more than a retry at the
-// next checkpoint: the snapshots already hold the offsets.
+// errRebalancing: a commit refused because the group is rebalancing or
+// this member was fenced; the snapshots already hold the offsets, so the
+// commit waits for the next checkpoint (retrying here would hold up the
+// revocation that the rebalance waits for).
+var errRebalancing = errors.New("live: commit refused while the group rebalances")
+
+// commit commits offsets for the group.
 func (r *run) commit(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
 	var cerr error
 	r.consumer.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -145,7 +149,13 @@ func (r *run) commit(ctx context.Context, offsets map[string]map[int32]kgo.Epoch
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && cerr == nil {
+				err := kerr.ErrorForCode(p.ErrorCode)
+				switch {
+				case err == nil || cerr != nil:
+				case errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.RebalanceInProgress),
+					errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.FencedInstanceID):
+					cerr = fmt.Errorf("%w: %s/%d: %w", errRebalancing, t.Topic, p.Partition, err)
+				default:
 					cerr = fmt.Errorf("commit %s/%d: %w", t.Topic, p.Partition, err)
 				}
 			}

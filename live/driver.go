@@ -181,6 +181,11 @@ func (d *Driver) Run(ctx context.Context) (err error) {
 		}
 	}()
 	if err := r.start(ctx); err != nil {
+		if ctx.Err() != nil && !permanent(err) {
+			// Stopped during start-up: nothing ran, nothing to commit.
+			d.log.Info("stopped during start-up", "err", err)
+			return nil
+		}
 		return err
 	}
 	return r.loop(ctx)

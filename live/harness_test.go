@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -271,6 +272,14 @@ func (e *env) runToEnd(g *operators.Graph, cfg live.Config, opts ...live.Opt) *l
 	return r.d
 }
 
+// gap is n records produced before the dataset's offset at of a
+// partition (poison records the reference run does not see).
+type gap struct {
+	topic     string
+	partition int32
+	at, n     int64
+}
+
 // expected is the reference run: the dataset's records fed to tasks
 // directly, keeping the highest version per key of every output.
 type expected struct {
@@ -279,10 +288,17 @@ type expected struct {
 	deadLetters int                                    // dead letters and late records
 }
 
-func reference(t *testing.T, g *operators.Graph, ds *payments.Dataset) expected {
+func reference(t *testing.T, g *operators.Graph, ds *payments.Dataset, gaps ...gap) expected {
 	t.Helper()
 	ex := expected{tables: map[string]map[string]operators.Output{}, mismatches: map[string]operators.Output{}}
 	recs := ds.Records()
+	for _, gp := range gaps {
+		for i := range recs[gp.topic][gp.partition] {
+			if r := &recs[gp.topic][gp.partition][i]; r.Offset >= gp.at {
+				r.Offset += gp.n
+			}
+		}
+	}
 	keep := func(m map[string]operators.Output, o operators.Output) {
 		if old, ok := m[o.Key]; !ok || o.Version > old.Version || (o.Version == old.Version && o.Kind == operators.Delete) {
 			m[o.Key] = o
@@ -443,7 +459,7 @@ func header(r *kgo.Record, key string) string {
 // checkMismatches compares the final state of every key of the mismatch
 // topic (its highest version; the last record of the key must carry it)
 // with the reference, byte for byte.
-func (e *env) checkMismatches(ex expected) {
+func (e *env) checkMismatches(ex expected) (dups int) {
 	t := e.t
 	t.Helper()
 	schema := mustParse(t, payments.Mismatch)
@@ -455,7 +471,6 @@ func (e *env) checkMismatches(ex expected) {
 	final := map[string]state{}
 	last := map[string]int64{}
 	ids := map[string]bool{}
-	dups := 0
 	for _, r := range e.topicRecords(payments.TopicMismatches) {
 		v, err := strconv.ParseInt(header(r, live.HeaderVersion), 10, 64)
 		if err != nil {
@@ -490,11 +505,63 @@ func (e *env) checkMismatches(ex expected) {
 			t.Fatalf("key %s: %v", k, err)
 		}
 		if s.version != o.Version || s.id != o.ID.String() || !bytes.Equal(got, body) || id == 0 {
-			t.Errorf("key %s: final state version %d id %s differs from the reference (version %d id %s)", k, s.version, s.id, o.Version, o.ID)
+			gv, _ := schema.AppendJSON(nil, mustDecode(t, e.client, s.value))
+			wv, _ := schema.AppendJSON(nil, o.Value)
+			t.Errorf("key %s: final state version %d id %s differs from the reference (version %d id %s):\n got %s\nwant %s", k, s.version, s.id, o.Version, o.ID, gv, wv)
 		}
 		if last[k] != s.version {
 			t.Errorf("key %s: last record has version %d, below the highest %d", k, last[k], s.version)
 		}
 	}
 	t.Logf("mismatch topic: %d keys, %d redelivered duplicates (deduplicated by id)", len(final), dups)
+	return dups
+}
+
+// metric returns the value of a counter (summed over series matching the
+// label, all series when label is "") or a histogram's sample count.
+func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.GetHistogram().GetSampleCount())
+			case m.Gauge != nil:
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func mustDecode(t *testing.T, c *schemas.Client, framed []byte) map[string]any {
+	t.Helper()
+	dec, err := schemas.NewDecoder(c, mustParse(t, payments.Mismatch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := dec.Decode(context.Background(), payments.TopicMismatches, 0, 0, framed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

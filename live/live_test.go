@@ -1,7 +1,20 @@
 package live_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/reckon-dev/reckon/schemas"
 
 	"testing"
 
@@ -9,8 +22,7 @@ import (
 	"github.com/reckon-dev/reckon/live"
 )
 
-func graph(t *testing.T) *payments.Dataset {
-	t.Helper()
+func dataset() *payments.Dataset {
 	return payments.Generate(payments.GeneratorConfig{Payments: 600, Partitions: 4, Interval: 3 * time.Minute})
 }
 
@@ -21,7 +33,7 @@ func graph(t *testing.T) *payments.Dataset {
 // operators over the same records.
 func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, 4)
-	ds := graph(t)
+	ds := dataset()
 	e.produce(ds, 0, -1)
 	g, err := payments.Graph(2)
 	if err != nil {
@@ -34,5 +46,210 @@ func TestEndToEnd(t *testing.T) {
 	if n := len(e.topicRecords("e2e-dead-letters")); n != ex.deadLetters {
 		t.Errorf("%d dead letters, want %d (late records)", n, ex.deadLetters)
 	}
-	_ = live.HeaderID
+}
+
+// TestRestart stops the driver after the first half of every partition and
+// starts it again, with the same group, after the second half arrives: the
+// second run restores every task from the changelog and resumes at its
+// offsets, so the final state equals the reference run, and no output is
+// published twice (nothing was re-processed).
+func TestRestart(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, g, ds)
+	cfg := e.config("restart")
+	half := len(ds.Events[payments.TopicPayments][0]) / 2
+	e.produce(ds, 0, half)
+	e.runToEnd(g, cfg)
+	e.produce(ds, half, -1)
+	reg := prometheus.NewRegistry()
+	e.runToEnd(g, cfg, live.WithMetrics(reg))
+	if n := metric(t, reg, "reckon_live_restore_seconds", "", ""); n == 0 {
+		t.Error("the second run restored no task")
+	}
+	e.checkTables(g, ex)
+	if dups := e.checkMismatches(ex); dups != 0 {
+		t.Errorf("%d mismatch records published twice after a clean restart", dups)
+	}
+	if n := len(e.topicRecords(cfg.Kafka.Group + "-dead-letters")); n != ex.deadLetters {
+		t.Errorf("%d dead letters, want %d", n, ex.deadLetters)
+	}
+}
+
+// TestPoisonRecords appends undecodable records to the inputs: each goes
+// to the dead-letter topic with its raw bytes, its coordinates and its
+// reason in Kafka Connect's headers and reckon's, the counters match, and
+// the run goes on to process everything else.
+func TestPoisonRecords(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(ds.Events[payments.TopicPayments][0]) / 2
+	ex := reference(t, g, ds, gap{payments.TopicPayments, 0, int64(half), 2}, gap{payments.TopicPayments, 1, int64(half), 2})
+	e.produce(ds, 0, half)
+	good := e.encode(ds.Events[payments.TopicPayments][0][0])
+	poison := map[string][]byte{
+		"bad-header/magic": append([]byte{1}, good[1:]...),
+		"bad-header/short": {0, 0},
+		"unknown-schema":   schemas.AppendFrame(nil, 9999, good[5:]),
+		"bad-body":         good[:len(good)/2],
+	}
+	names := slices.Sorted(maps.Keys(poison))
+	for i, name := range names {
+		e.produceRaw(payments.TopicPayments, int32(i%2), poison[name])
+	}
+	e.produce(ds, half, -1)
+	reg := prometheus.NewRegistry()
+	cfg := e.config("poison")
+	e.runToEnd(g, cfg, live.WithMetrics(reg))
+	e.checkTables(g, ex)
+	e.checkMismatches(ex)
+
+	reasons := map[string]int{}
+	seen := map[string]bool{}
+	for _, r := range e.topicRecords(cfg.Kafka.Group + "-dead-letters") {
+		reason := header(r, live.HeaderReason)
+		reasons[reason]++
+		if reason == "late" {
+			continue
+		}
+		if header(r, live.HeaderConnectTopic) != payments.TopicPayments || header(r, live.HeaderConnectOffset) == "" ||
+			header(r, live.HeaderConnectPartition) == "" || header(r, live.HeaderConnectClass) != "*schemas.DecodeError" ||
+			header(r, live.HeaderConnectMessage) == "" {
+			t.Errorf("dead letter %q lacks its Kafka Connect headers: %v", reason, r.Headers)
+		}
+		for _, name := range names {
+			if bytes.Equal(r.Value, poison[name]) && strings.HasPrefix(name, reason) {
+				seen[name] = true
+			}
+		}
+		if reason == "unknown-schema" && header(r, live.HeaderSchemaID) != "9999" {
+			t.Errorf("unknown-schema dead letter has schema id %q, want 9999", header(r, live.HeaderSchemaID))
+		}
+	}
+	for _, name := range names {
+		if !seen[name] {
+			t.Errorf("poison record %s is not on the dead-letter topic with its raw bytes and reason", name)
+		}
+	}
+	want := map[string]int{"bad-header": 2, "unknown-schema": 1, "bad-body": 1, "late": ex.deadLetters}
+	if !maps.Equal(reasons, want) {
+		t.Errorf("dead letters by reason %v, want %v", reasons, want)
+	}
+	for reason, n := range want {
+		if got := metric(t, reg, "reckon_live_dead_letters_total", "reason", reason); got != float64(n) {
+			t.Errorf("dead_letters_total{reason=%q} = %v, want %d", reason, got, n)
+		}
+	}
+}
+
+// TestFailFast stops at the first undecodable record with its typed
+// error, after committing what came before it.
+func TestFailFast(t *testing.T) {
+	e := newEnv(t, 1)
+	e.produceRaw(payments.TopicLedger, 0, []byte{0, 0})
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.config("failfast")
+	cfg.FailFast = true
+	r := e.start(g, cfg)
+	var de *schemas.DecodeError
+	select {
+	case err := <-r.done:
+		r.done <- err
+		if !errors.As(err, &de) || !errors.Is(err, schemas.ErrBadHeader) || de.Topic != payments.TopicLedger || de.Offset != 0 {
+			t.Fatalf("Run returned %v, want a *schemas.DecodeError at %s/0@0 wrapping ErrBadHeader", err, payments.TopicLedger)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not stop at the bad record")
+	}
+}
+
+// TestStartupChecks: a missing input topic and co-partitioned inputs with
+// different partition counts stop the start with typed errors.
+func TestStartupChecks(t *testing.T) {
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("CoPartition", func(t *testing.T) {
+		e := newEnv(t, 4, kfake.SeedTopics(3, payments.TopicLedger))
+		err := live.Run(context.Background(), g, e.config("copart"), live.WithLogger(quiet()))
+		var ce *live.CoPartitionError
+		if !errors.As(err, &ce) || ce.Partitions[payments.TopicPayments] != 4 || ce.Partitions[payments.TopicLedger] != 3 {
+			t.Fatalf("Run returned %v, want a *CoPartitionError with 4 and 3 partitions", err)
+		}
+	})
+	t.Run("MissingTopic", func(t *testing.T) {
+		e := newEnv(t, 2)
+		cfg := e.config("missing")
+		cfg.Topics.Create = false
+		err := live.Run(context.Background(), g, cfg, live.WithLogger(quiet()))
+		var te *live.TopicError
+		if !errors.As(err, &te) || !errors.Is(err, live.ErrMissingTopic) ||
+			!slices.Equal(te.Topics, []string{"missing-dead-letters", "missing-changelog"}) {
+			t.Fatalf("Run returned %v, want a *TopicError naming the dead-letter and changelog topics", err)
+		}
+	})
+}
+
+// TestRebalance runs three members of one group over six partitions: a
+// first member alone, two more joining while data arrives, the first
+// leaving mid-way. Tasks move between members whole (every input's
+// partition with the same number) after a checkpoint, and the new owner
+// resumes from the snapshot: the final state equals the reference run and
+// no output is published twice.
+func TestRebalance(t *testing.T) {
+	e := newEnv(t, 6)
+	ds := payments.Generate(payments.GeneratorConfig{Payments: 900, Partitions: 6, Interval: 3 * time.Minute})
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, g, ds)
+	cfg := e.config("rebalance")
+	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50 * time.Millisecond))
+	third := len(ds.Events[payments.TopicPayments][0]) / 3
+	adm := kadm.NewClient(e.kafka())
+	caughtUp := func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) }
+
+	e.produce(ds, 0, third)
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry(), prometheus.NewRegistry()}
+	a := e.start(g, cfg, fast, live.WithMetrics(regs[0]))
+	waitFor(t, "the first member to catch up", 20*time.Second, a.done, caughtUp)
+	b := e.start(g, cfg, fast, live.WithMetrics(regs[1]))
+	c := e.start(g, cfg, fast, live.WithMetrics(regs[2]))
+	e.produce(ds, third, 2*third)
+	waitFor(t, "every member to run two tasks", 20*time.Second, b.done, func() (bool, error) {
+		for _, reg := range regs {
+			if metric(t, reg, "reckon_live_tasks", "", "") != 2 {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err := a.stop(t); err != nil {
+		t.Fatalf("first member: %v", err)
+	}
+	e.produce(ds, 2*third, -1)
+	waitFor(t, "the remaining members to catch up", 20*time.Second, c.done, caughtUp)
+	if err := b.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.checkTables(g, ex)
+	if dups := e.checkMismatches(ex); dups != 0 {
+		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
+	}
 }

@@ -145,6 +145,11 @@ func (r *run) shutdown(ctx context.Context, hard context.Context, hardCancel con
 	var cpErr error
 	if !errors.Is(fatal, ErrProduce) && !errors.Is(fatal, ErrSnapshot) {
 		cpErr = r.checkpoint(hard, rs)
+		if errors.Is(cpErr, errRebalancing) {
+			// The snapshots hold the offsets; the next owner resumes there.
+			d.log.Warn("final commit refused by a rebalance", "err", cpErr)
+			cpErr = nil
+		}
 	}
 	r.cpMu.Unlock()
 	r.wg.Wait()

@@ -256,7 +256,7 @@ func (d *Driver) retry(ctx context.Context, dep string, fn func() error) error {
 	}()
 	for {
 		err := fn()
-		if err == nil || permanent(err) {
+		if err == nil || permanent(err) || errors.Is(err, errRebalancing) {
 			return err
 		}
 		if ctx.Err() != nil {

@@ -70,6 +70,33 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// background runs fn until the test ends, then cancels its context and
+// checks that it returned nil.
+func background(t *testing.T, fn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// startStack opens the dev stack kept in dir on free ports and serves it
+// until the test ends.
+func startStack(t *testing.T, dir string, partitions int32) *devstack.Stack {
+	t.Helper()
+	stack, err := devstack.Open(t.Context(), devstack.Config{Dir: dir, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	background(t, stack.Run)
+	return stack
+}
+
 // TestDev runs "reckon dev --for 15s" as a user types it and checks that
 // the broker answers a Kafka client and the health endpoints answer while
 // it runs, that it exits 0, that projections filled the SQLite file, and
@@ -148,19 +175,7 @@ func TestDev(t *testing.T) {
 	}
 
 	// The stack persisted in dir: open it again and read the mismatches.
-	stack, err := devstack.Open(t.Context(), devstack.Config{Dir: dir, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(ctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	stack := startStack(t, dir, 0)
 	brokers := stack.Brokers()[0]
 	tail := func(args ...string) []string {
 		t.Helper()
@@ -232,19 +247,7 @@ func TestDev(t *testing.T) {
 // TestMismatchesTail runs "reckon mismatches tail" against the dev stack's
 // broker and registry, on mismatch records produced by hand.
 func TestMismatchesTail(t *testing.T) {
-	stack, err := devstack.Open(t.Context(), devstack.Config{Dir: t.TempDir(), KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0", Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- stack.Run(ctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	stack := startStack(t, t.TempDir(), 1)
 	ids, err := stack.Setup(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -335,5 +338,32 @@ pay-1 RESOLVED  left payments/0@7  right -  (p0@2 payments v2)
 	cancel()
 	if c := <-code; c != 0 {
 		t.Errorf("--follow after cancel: exit %d\n%s", c, errOut.String())
+	}
+}
+
+// TestRenderSummary pins the one-screen summary that reckon dev draws on
+// a terminal.
+func TestRenderSummary(t *testing.T) {
+	got := renderSummary(devstack.Stats{Produced: 1200, Consumed: 1180, Lag: 20, Matched: 400, Open: 7, Resolved: 30, Unmatched: 3,
+		Reasons:     map[string]int{"MISSING_RIGHT": 3, "FIELD_MISMATCH": 4},
+		DeadLetters: map[string]float64{"late": 2}}, 299.6)
+	want := `reckon dev — payments vs ledger, live
+
+  events/s          300
+  produced         1200
+  consumed         1180
+  lag                20
+  matched           400
+  unmatched           3
+  mismatches          7 open, 30 resolved
+    FIELD_MISMATCH            4
+    MISSING_RIGHT             3
+  dead letters        2
+    late                      2
+
+Ctrl-C stops cleanly.
+`
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }

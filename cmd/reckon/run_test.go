@@ -19,33 +19,13 @@ import (
 // HTTP server has stopped.
 func TestRunStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
-	stack, err := devstack.Open(t.Context(), devstack.Config{Dir: dir, KafkaAddr: "127.0.0.1:0", RegistryAddr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stackCtx, stopStack := context.WithCancel(t.Context())
-	stackDone := make(chan error, 1)
-	go func() { stackDone <- stack.Run(stackCtx) }()
-	defer func() {
-		stopStack()
-		if err := <-stackDone; err != nil {
-			t.Error(err)
-		}
-	}()
+	stack := startStack(t, dir, 0)
 	ids, err := stack.Setup(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	traffic := &devstack.Traffic{Brokers: stack.Brokers(), IDs: ids, Rate: 500}
-	trafficCtx, stopTraffic := context.WithCancel(t.Context())
-	trafficDone := make(chan error, 1)
-	go func() { trafficDone <- traffic.Run(trafficCtx) }()
-	defer func() {
-		stopTraffic()
-		if err := <-trafficDone; err != nil {
-			t.Error(err)
-		}
-	}()
+	background(t, traffic.Run)
 
 	httpAddr := freeAddr(t)
 	ctx, interrupt := context.WithCancel(t.Context())

@@ -41,7 +41,7 @@ type env struct {
 
 func newEnv(t *testing.T, partitions int32, opts ...kfake.Opt) *env {
 	t.Helper()
-	opts = append([]kfake.Opt{kfake.NumBrokers(1),
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond),
 		kfake.SeedTopics(partitions, payments.TopicPayments, payments.TopicLedger, payments.TopicMismatches)}, opts...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -217,7 +217,10 @@ func TestRebalance(t *testing.T) {
 	}
 	ex := reference(t, g, ds)
 	cfg := e.config("rebalance")
-	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50 * time.Millisecond))
+	// Short heartbeats notice rebalances sooner; a short fetch wait lets a
+	// member add partitions it is given without waiting out a long poll
+	// on the ones it had.
+	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50*time.Millisecond), kgo.FetchMaxWait(100*time.Millisecond))
 	third := len(ds.Events[payments.TopicPayments][0]) / 3
 	adm := kadm.NewClient(e.kafka())
 	caughtUp := func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) }

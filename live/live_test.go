@@ -80,7 +80,9 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-// TestPoisonRecords appends undecodable records to the inputs: each goes
+// TestPoisonRecords appends undecodable records to the inputs (bad magic
+// byte, short header, unknown schema id, truncated body, a writer schema
+// that does not resolve to the reader): each goes
 // to the dead-letter topic with its raw bytes, its coordinates and its
 // reason in Kafka Connect's headers and reckon's, the counters match, and
 // the run goes on to process everything else.
@@ -92,10 +94,20 @@ func TestPoisonRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
-	ex := reference(t, g, ds, gap{payments.TopicPayments, 0, int64(half), 2}, gap{payments.TopicPayments, 1, int64(half), 2})
+	ex := reference(t, g, ds, gap{payments.TopicPayments, 0, int64(half), 3}, gap{payments.TopicPayments, 1, int64(half), 2})
 	e.produce(ds, 0, half)
 	good := e.encode(ds.Events[payments.TopicPayments][0][0])
+	rogue := mustParse(t, `{"type":"record","name":"Rogue","fields":[{"name":"x","type":"int"}]}`)
+	rogueID, err := e.client.Register(context.Background(), "rogue-value", rogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueBody, err := rogue.AppendBinary(nil, map[string]any{"x": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	poison := map[string][]byte{
+		"unresolvable":     schemas.AppendFrame(nil, rogueID, rogueBody),
 		"bad-header/magic": append([]byte{1}, good[1:]...),
 		"bad-header/short": {0, 0},
 		"unknown-schema":   schemas.AppendFrame(nil, 9999, good[5:]),
@@ -139,7 +151,7 @@ func TestPoisonRecords(t *testing.T) {
 			t.Errorf("poison record %s is not on the dead-letter topic with its raw bytes and reason", name)
 		}
 	}
-	want := map[string]int{"bad-header": 2, "unknown-schema": 1, "bad-body": 1, "late": ex.deadLetters}
+	want := map[string]int{"bad-header": 2, "unknown-schema": 1, "bad-body": 1, "unresolvable": 1, "late": ex.deadLetters}
 	if !maps.Equal(reasons, want) {
 		t.Errorf("dead letters by reason %v, want %v", reasons, want)
 	}

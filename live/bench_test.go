@@ -2,7 +2,10 @@ package live_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -80,4 +83,96 @@ func BenchmarkLive(b *testing.B) {
 		}
 		b.ReportMetric(float64(events)*float64(b.N)/total.Seconds(), "events/s")
 	})
+}
+
+// BenchmarkLiveLatency produces the payments records at a fixed rate
+// (20,000 events/s) to a driver that is already running, and measures
+// the end-to-end latency of each reconciliation: from the produce time of
+// the later of a matched pair's two input records to the time the driver
+// published the pair's first mismatch state (the Kafka timestamps of the
+// records, both stamped by their producers on one clock).
+func BenchmarkLiveLatency(b *testing.B) {
+	const rate = 20000 // events/s
+	e := newEnv(b, 4)
+	ds := payments.Generate(payments.GeneratorConfig{Payments: 30000, Partitions: 4, Interval: 10 * time.Second})
+	g, err := payments.Graph(2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Records in arrival order across topics and partitions, as a
+	// producer would send them.
+	type pending struct {
+		rec     *kgo.Record
+		arrival time.Time
+	}
+	var all []pending
+	for _, topic := range []string{payments.TopicPayments, payments.TopicLedger} {
+		for p, evs := range ds.Events[topic] {
+			for _, ev := range evs {
+				all = append(all, pending{&kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(ev.Key), Value: e.encode(ev)}, ev.Arrival})
+			}
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].arrival.Before(all[j].arrival) })
+	adm := kadm.NewClient(e.kafka())
+	cfg := e.config("latency")
+	r := e.start(g, cfg)
+	waitFor(b, "the driver to be ready", time.Minute, r.done, func() (bool, error) { return r.d.Ready(), nil })
+
+	b.ResetTimer()
+	cl := e.kafka(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	tick := time.NewTicker(10 * time.Millisecond)
+	per := rate / 100
+	for i := 0; i < len(all); i += per {
+		<-tick.C
+		for _, p := range all[i:min(i+per, len(all))] {
+			cl.Produce(context.Background(), p.rec, nil)
+		}
+	}
+	tick.Stop()
+	if err := cl.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, "the driver to catch up", 2*time.Minute, r.done, func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) })
+	b.StopTimer()
+	if err := r.stop(b); err != nil {
+		b.Fatal(err)
+	}
+
+	produced := map[string]time.Time{}
+	for _, topic := range []string{payments.TopicPayments, payments.TopicLedger} {
+		for _, rec := range e.topicRecords(topic) {
+			produced[fmt.Sprintf("%s/%d@%d", rec.Topic, rec.Partition, rec.Offset)] = rec.Timestamp
+		}
+	}
+	seen := map[string]bool{}
+	var lat []time.Duration
+	for _, rec := range e.topicRecords(payments.TopicMismatches) {
+		if seen[string(rec.Key)] {
+			continue
+		}
+		v := mustDecode(b, e.client, rec.Value)
+		left, right := v["left"].([]any), v["right"].([]any)
+		if len(left) == 0 || len(right) == 0 {
+			continue // decided by a timeout, not by an arrival
+		}
+		seen[string(rec.Key)] = true
+		var in time.Time
+		for _, src := range append(left, right...) {
+			s := src.(map[string]any)
+			t := produced[fmt.Sprintf("%s/%d@%d", s["topic"], s["partition"], s["offset"])]
+			if t.After(in) {
+				in = t
+			}
+		}
+		lat = append(lat, rec.Timestamp.Sub(in))
+	}
+	if len(lat) == 0 {
+		b.Fatal("no matched pair on the mismatch topic")
+	}
+	slices.Sort(lat)
+	q := func(f float64) float64 { return float64(lat[int(f*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat)), "pairs")
 }

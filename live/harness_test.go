@@ -38,6 +38,33 @@ type env struct {
 	ids      map[string]int             // "<topic>/v<N>" → schema id
 	writers  map[string]*schemas.Schema // "<topic>/v<N>" → schema
 	dir      string
+	reg      *schemas.Registry
+	// stopRegistry stops serving the registry (a registry outage).
+	stopRegistry func()
+}
+
+// serveRegistry serves the registry on addr until stopRegistry or the
+// end of the test.
+func (e *env) serveRegistry(addr string) {
+	t := e.t
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := e.reg.Run(ctx, ln); err != nil {
+			t.Errorf("registry: %v", err)
+		}
+	}()
+	var once sync.Once
+	e.stopRegistry = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(e.stopRegistry)
+	e.registry = "http://" + ln.Addr().String()
 }
 
 func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
@@ -51,25 +78,13 @@ func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
 	t.Cleanup(c.Close)
 	e := &env{t: t, cluster: c, brokers: c.ListenAddrs(), dir: t.TempDir(), ids: map[string]int{}, writers: map[string]*schemas.Schema{}}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	reg, err := schemas.OpenRegistry(ctx, e.dir, schemas.WithLogger(quiet()))
+	reg, err := schemas.OpenRegistry(context.Background(), e.dir, schemas.WithLogger(quiet()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := reg.Run(ctx, ln); err != nil {
-			t.Errorf("registry: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait(); reg.Close() })
-	e.registry = "http://" + ln.Addr().String()
+	e.reg = reg
+	t.Cleanup(func() { reg.Close() })
+	e.serveRegistry("127.0.0.1:0")
 	e.client, err = schemas.NewClient(e.registry)
 	if err != nil {
 		t.Fatal(err)

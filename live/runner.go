@@ -130,7 +130,6 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 	}
 	dec := ru.r.top.decoders[topic]
 	d.m.recordsIn.WithLabelValues(topic).Add(float64(len(recs)))
-	var outs []operators.Output
 	for _, kr := range recs {
 		value, id, derr := dec.Decode(ctx, kr.Topic, kr.Partition, kr.Offset, kr.Value)
 		var de *schemas.DecodeError
@@ -177,19 +176,12 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 				}
 			}
 		}
-		// Dead letters carry the raw record: route them now, while kr is
-		// at hand; the rest in one batch.
-		for i := range o {
-			if o[i].Target == operators.TargetDeadLetters || o[i].Target == operators.TargetLate {
-				if err := ru.route(ctx, kr, o[i:i+1]); err != nil {
-					return err
-				}
-				continue
-			}
-			outs = append(outs, o[i])
+		// Route now, while kr (the raw record of dead letters) is at hand.
+		if err := ru.route(ctx, kr, o); err != nil {
+			return err
 		}
 	}
-	return ru.route(ctx, nil, outs)
+	return nil
 }
 
 // route hands outputs to the sink (tables) and the producer (topics, dead
@@ -201,12 +193,24 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 	}
 	r := ru.r
 	d := r.d
+	allTables := true
+	for i := range outs {
+		if outs[i].Target != operators.TargetTable {
+			allTables = false
+			break
+		}
+	}
 	var tables []operators.Output
+	if allTables {
+		tables = outs // no copy in the common case
+	}
 	for i := range outs {
 		o := &outs[i]
 		switch o.Target {
 		case operators.TargetTable:
-			tables = append(tables, *o)
+			if !allTables {
+				tables = append(tables, *o)
+			}
 			ru.count(o.Name)
 		case operators.TargetTopic:
 			if err := r.publish(ctx, o); err != nil {

@@ -3,7 +3,10 @@ package live_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reckon-dev/reckon/examples/payments"
@@ -67,7 +69,7 @@ func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses; skipped with -short")
 	}
-	e := newEnv(t, 4, kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	e := newEnv(t, 4)
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 3000, Partitions: 4, Interval: time.Minute})
 	g, err := payments.Graph(2)
 	if err != nil {
@@ -75,10 +77,6 @@ func TestCrash(t *testing.T) {
 	}
 	ex := reference(t, g, ds)
 	cfg := e.config("crash")
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	n := len(ds.Events[payments.TopicPayments][0])
 	const kills = 10
@@ -86,22 +84,12 @@ func TestCrash(t *testing.T) {
 	killed := 0
 	for i := range kills {
 		e.produce(ds, i*n/(kills+1), (i+1)*n/(kills+1))
-		cmd := exec.Command(exe, "-test.run=^$")
-		cmd.Env = append(os.Environ(), "RECKON_LIVE_CHILD=1",
-			"RECKON_LIVE_BROKERS="+strings.Join(e.brokers, ","), "RECKON_LIVE_GROUP="+cfg.Kafka.Group,
-			"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		cmd, exited := e.child(cfg)
 		// The kill point: a random moment in the first 250ms of the run
 		// (start-up, restore, processing or checkpointing).
 		select {
 		case err := <-exited:
-			t.Fatalf("child %d exited before it was killed: %v\n%s", i, err, stderr.String())
+			t.Fatalf("child %d exited before it was killed: %v", i, err)
 		case <-time.After(time.Duration(rng.IntN(250)) * time.Millisecond):
 		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -148,5 +136,142 @@ func committedSum(adm *kadm.Client, group string) int64 {
 	}
 	var sum int64
 	os.Each(func(o kadm.OffsetResponse) { sum += o.At })
+	return sum
+}
+
+// TestSIGTERM sends SIGTERM to a driver process that has caught up: it
+// exits 0 within the grace period with its offsets committed and its
+// snapshots written, so a restarted member processes only what arrives
+// afterwards (records_in_total counts exactly those). Meanwhile the
+// restarted member's Handler answers /healthz, /readyz and /metrics.
+func TestSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess; skipped with -short")
+	}
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, g, ds)
+	cfg := e.config("sigterm")
+	half := len(ds.Events[payments.TopicPayments][0]) / 2
+	e.produce(ds, 0, half)
+	adm := kadm.NewClient(e.kafka())
+	caughtUp := func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) }
+
+	cmd, exited := e.child(cfg)
+	waitFor(t, "the child to catch up", 20*time.Second, exited, caughtUp)
+	before := totalEnd(t, adm)
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("child exited with %v, want 0", err)
+		}
+	case <-time.After(live.DefaultShutdownGrace):
+		t.Fatal("child did not exit within the default grace period")
+	}
+	t.Logf("child exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+
+	reg := prometheus.NewRegistry()
+	d, err := live.New(g, cfg, live.WithMetrics(reg), live.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	if code := get(t, srv.URL+"/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz before Run: %d, want 503", code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "/readyz to answer 200", 20*time.Second, done, func() (bool, error) {
+		return get(t, srv.URL+"/readyz") == http.StatusOK && metric(t, reg, "reckon_live_tasks", "", "") == 4, nil
+	})
+	if code := get(t, srv.URL+"/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz while running: %d, want 200", code)
+	}
+	e.produce(ds, half, -1)
+	waitFor(t, "the restarted member to catch up", 20*time.Second, done, caughtUp)
+	if got, want := metric(t, reg, "reckon_live_records_in_total", "", ""), float64(totalEnd(t, adm)-before); got != want {
+		t.Errorf("the restarted member consumed %v records, want %v (only those produced after SIGTERM)", got, want)
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"reckon_live_records_in_total", "reckon_live_consumer_lag", "reckon_live_commit_seconds", "reckon_kafka_consumer_"} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	done <- nil
+	e.checkTables(g, ex)
+	if dups := e.checkMismatches(ex); dups != 0 {
+		t.Errorf("%d mismatch records published twice", dups)
+	}
+}
+
+// child starts the test binary as a driver process; exited reports its
+// end. The test's cleanup kills it if it is still running.
+func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
+	e.t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cmd = exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RECKON_LIVE_CHILD=1",
+		"RECKON_LIVE_BROKERS="+strings.Join(e.brokers, ","), "RECKON_LIVE_GROUP="+cfg.Kafka.Group,
+		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	waited := make(chan struct{})
+	go func() {
+		ch <- cmd.Wait()
+		close(waited)
+	}()
+	e.t.Cleanup(func() {
+		_ = cmd.Process.Kill() // fails harmlessly once it has exited
+		<-waited
+	})
+	return cmd, ch
+}
+
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// totalEnd sums the end offsets of the inputs.
+func totalEnd(t *testing.T, adm *kadm.Client) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), payments.TopicPayments, payments.TopicLedger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
 	return sum
 }

@@ -38,7 +38,9 @@ type Driver struct {
 	alive   atomic.Bool  // the poll loop runs
 	started atomic.Bool  // start-up checks passed and the group is joined
 	down    atomic.Int32 // dependencies failing right now
-	ran     atomic.Bool
+	// registryDown: the registry client is retrying an outage.
+	registryDown atomic.Bool
+	ran          atomic.Bool
 }
 
 // Run checks, then runs g against Kafka until ctx ends or a fatal error
@@ -96,7 +98,7 @@ func (d *Driver) Healthy() bool { return d.alive.Load() }
 // Ready reports whether the driver has passed its start-up checks, joined
 // its group and restored its tasks, and no dependency is failing.
 func (d *Driver) Ready() bool {
-	return d.alive.Load() && d.started.Load() && d.down.Load() == 0
+	return d.alive.Load() && d.started.Load() && d.down.Load() == 0 && !d.registryDown.Load()
 }
 
 // Handler serves /healthz, /readyz (200 or 503) and /metrics. It is

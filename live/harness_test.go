@@ -30,45 +30,61 @@ import (
 // env is a Kafka broker (kfake over TCP) and a schema registry (the
 // embedded one over HTTP) for one test.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	cluster  *kfake.Cluster
 	brokers  []string
 	registry string
 	client   *schemas.Client
-	ids      map[string]int // "<topic>/v<N>" → schema id
+	ids      map[string]int             // "<topic>/v<N>" → schema id
+	writers  map[string]*schemas.Schema // "<topic>/v<N>" → schema
 	dir      string
+	reg      *schemas.Registry
+	// stopRegistry stops serving the registry (a registry outage).
+	stopRegistry func()
 }
 
-func newEnv(t *testing.T, partitions int32, opts ...kfake.Opt) *env {
+// serveRegistry serves the registry on addr until stopRegistry or the
+// end of the test.
+func (e *env) serveRegistry(addr string) {
+	t := e.t
 	t.Helper()
-	opts = append([]kfake.Opt{kfake.NumBrokers(1),
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := e.reg.Run(ctx, ln); err != nil {
+			t.Errorf("registry: %v", err)
+		}
+	}()
+	var once sync.Once
+	e.stopRegistry = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(e.stopRegistry)
+	e.registry = "http://" + ln.Addr().String()
+}
+
+func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
+	t.Helper()
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond),
 		kfake.SeedTopics(partitions, payments.TopicPayments, payments.TopicLedger, payments.TopicMismatches)}, opts...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	e := &env{t: t, cluster: c, brokers: c.ListenAddrs(), dir: t.TempDir(), ids: map[string]int{}}
+	e := &env{t: t, cluster: c, brokers: c.ListenAddrs(), dir: t.TempDir(), ids: map[string]int{}, writers: map[string]*schemas.Schema{}}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	reg, err := schemas.OpenRegistry(ctx, e.dir, schemas.WithLogger(quiet()))
+	reg, err := schemas.OpenRegistry(context.Background(), e.dir, schemas.WithLogger(quiet()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := reg.Run(ctx, ln); err != nil {
-			t.Errorf("registry: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait(); reg.Close() })
-	e.registry = "http://" + ln.Addr().String()
+	e.reg = reg
+	t.Cleanup(func() { reg.Close() })
+	e.serveRegistry("127.0.0.1:0")
 	e.client, err = schemas.NewClient(e.registry)
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +97,13 @@ func newEnv(t *testing.T, partitions int32, opts ...kfake.Opt) *env {
 		{payments.TopicPayments, 1, payments.PaymentV1}, {payments.TopicPayments, 2, payments.PaymentV2},
 		{payments.TopicLedger, 1, payments.LedgerV1}, {payments.TopicLedger, 2, payments.LedgerV2},
 	} {
-		id, err := e.client.Register(context.Background(), s.topic+"-value", mustParse(t, s.schema))
+		key := fmt.Sprintf("%s/v%d", s.topic, s.v)
+		e.writers[key] = mustParse(t, s.schema)
+		id, err := e.client.Register(context.Background(), s.topic+"-value", e.writers[key])
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.ids[fmt.Sprintf("%s/v%d", s.topic, s.v)] = id
+		e.ids[key] = id
 	}
 	return e
 }
@@ -126,12 +144,8 @@ func (e *env) kafka(opts ...kgo.Opt) *kgo.Client {
 
 // encode frames an event's writer value with its writer schema's id.
 func (e *env) encode(ev payments.Event) []byte {
-	schema := map[string]string{
-		payments.TopicPayments + "/v1": payments.PaymentV1, payments.TopicPayments + "/v2": payments.PaymentV2,
-		payments.TopicLedger + "/v1": payments.LedgerV1, payments.TopicLedger + "/v2": payments.LedgerV2,
-	}
 	key := fmt.Sprintf("%s/v%d", ev.Topic, ev.Writer)
-	body, err := mustParse(e.t, schema[key]).AppendBinary(nil, ev.WriterValue)
+	body, err := e.writers[key].AppendBinary(nil, ev.WriterValue)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -200,7 +214,7 @@ func (e *env) caughtUp(adm *kadm.Client, group string) (bool, error) {
 
 // waitFor polls cond every 20ms until it holds, or fails the test after
 // the deadline (or when the driver stopped early).
-func waitFor(t *testing.T, what string, deadline time.Duration, stopped <-chan error, cond func() (bool, error)) {
+func waitFor(t testing.TB, what string, deadline time.Duration, stopped <-chan error, cond func() (bool, error)) {
 	t.Helper()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -244,7 +258,7 @@ func (e *env) start(g *operators.Graph, cfg live.Config, opts ...live.Opt) *runn
 }
 
 // stop cancels the driver and returns what Run returned.
-func (r *running) stop(t *testing.T) error {
+func (r *running) stop(t testing.TB) error {
 	t.Helper()
 	r.cancel()
 	select {
@@ -288,7 +302,7 @@ type expected struct {
 	deadLetters int                                    // dead letters and late records
 }
 
-func reference(t *testing.T, g *operators.Graph, ds *payments.Dataset, gaps ...gap) expected {
+func reference(t testing.TB, g *operators.Graph, ds *payments.Dataset, gaps ...gap) expected {
 	t.Helper()
 	ex := expected{tables: map[string]map[string]operators.Output{}, mismatches: map[string]operators.Output{}}
 	recs := ds.Records()
@@ -381,7 +395,7 @@ func (e *env) checkTables(g *operators.Graph, ex expected) {
 	}
 }
 
-func scan(t *testing.T, s projections.Store, table string) []string {
+func scan(t testing.TB, s projections.Store, table string) []string {
 	t.Helper()
 	var rows []string
 	err := s.Scan(context.Background(), table, func(r projections.Row) error {
@@ -519,7 +533,7 @@ func (e *env) checkMismatches(ex expected) (dups int) {
 
 // metric returns the value of a counter (summed over series matching the
 // label, all series when label is "") or a histogram's sample count.
-func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+func metric(t testing.TB, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -553,7 +567,7 @@ func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) f
 	return sum
 }
 
-func mustDecode(t *testing.T, c *schemas.Client, framed []byte) map[string]any {
+func mustDecode(t testing.TB, c *schemas.Client, framed []byte) map[string]any {
 	t.Helper()
 	dec, err := schemas.NewDecoder(c, mustParse(t, payments.Mismatch))
 	if err != nil {

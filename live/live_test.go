@@ -11,8 +11,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/reckon-dev/reckon/schemas"
 
@@ -80,7 +82,9 @@ func TestRestart(t *testing.T) {
 	}
 }
 
-// TestPoisonRecords appends undecodable records to the inputs: each goes
+// TestPoisonRecords appends undecodable records to the inputs (bad magic
+// byte, short header, unknown schema id, truncated body, a writer schema
+// that does not resolve to the reader): each goes
 // to the dead-letter topic with its raw bytes, its coordinates and its
 // reason in Kafka Connect's headers and reckon's, the counters match, and
 // the run goes on to process everything else.
@@ -92,10 +96,20 @@ func TestPoisonRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
-	ex := reference(t, g, ds, gap{payments.TopicPayments, 0, int64(half), 2}, gap{payments.TopicPayments, 1, int64(half), 2})
+	ex := reference(t, g, ds, gap{payments.TopicPayments, 0, int64(half), 3}, gap{payments.TopicPayments, 1, int64(half), 2})
 	e.produce(ds, 0, half)
 	good := e.encode(ds.Events[payments.TopicPayments][0][0])
+	rogue := mustParse(t, `{"type":"record","name":"Rogue","fields":[{"name":"x","type":"int"}]}`)
+	rogueID, err := e.client.Register(context.Background(), "rogue-value", rogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rogueBody, err := rogue.AppendBinary(nil, map[string]any{"x": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	poison := map[string][]byte{
+		"unresolvable":     schemas.AppendFrame(nil, rogueID, rogueBody),
 		"bad-header/magic": append([]byte{1}, good[1:]...),
 		"bad-header/short": {0, 0},
 		"unknown-schema":   schemas.AppendFrame(nil, 9999, good[5:]),
@@ -139,7 +153,7 @@ func TestPoisonRecords(t *testing.T) {
 			t.Errorf("poison record %s is not on the dead-letter topic with its raw bytes and reason", name)
 		}
 	}
-	want := map[string]int{"bad-header": 2, "unknown-schema": 1, "bad-body": 1, "late": ex.deadLetters}
+	want := map[string]int{"bad-header": 2, "unknown-schema": 1, "bad-body": 1, "unresolvable": 1, "late": ex.deadLetters}
 	if !maps.Equal(reasons, want) {
 		t.Errorf("dead letters by reason %v, want %v", reasons, want)
 	}
@@ -217,7 +231,10 @@ func TestRebalance(t *testing.T) {
 	}
 	ex := reference(t, g, ds)
 	cfg := e.config("rebalance")
-	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50 * time.Millisecond))
+	// Short heartbeats notice rebalances sooner; a short fetch wait lets a
+	// member add partitions it is given without waiting out a long poll
+	// on the ones it had.
+	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50*time.Millisecond), kgo.FetchMaxWait(100*time.Millisecond))
 	third := len(ds.Events[payments.TopicPayments][0]) / 3
 	adm := kadm.NewClient(e.kafka())
 	caughtUp := func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) }
@@ -251,5 +268,83 @@ func TestRebalance(t *testing.T) {
 	e.checkTables(g, ex)
 	if dups := e.checkMismatches(ex); dups != 0 {
 		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
+	}
+}
+
+// TestRegistryOutage starts the driver while the schema registry is down:
+// start-up is retried with backoff and the driver is not ready; once the
+// registry is back it runs to the same state as the reference, and the
+// outage dead-letters nothing.
+func TestRegistryOutage(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, g, ds)
+	e.produce(ds, 0, -1)
+	addr := strings.TrimPrefix(e.registry, "http://")
+	e.stopRegistry()
+	cfg := e.config("outage")
+	reg := prometheus.NewRegistry()
+	r := e.start(g, cfg, live.WithMetrics(reg))
+	waitFor(t, "start-up to be retried", 20*time.Second, r.done, func() (bool, error) {
+		return metric(t, reg, "reckon_live_retries_total", "dependency", "registry") >= 2, nil
+	})
+	if r.d.Ready() {
+		t.Error("ready while the registry is down")
+	}
+	e.serveRegistry(addr)
+	adm := kadm.NewClient(e.kafka())
+	waitFor(t, "the group to catch up", 20*time.Second, r.done, func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) })
+	if !r.d.Ready() {
+		t.Error("not ready after the registry came back")
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.checkTables(g, ex)
+	e.checkMismatches(ex)
+	if n := len(e.topicRecords(cfg.Kafka.Group + "-dead-letters")); n != ex.deadLetters {
+		t.Errorf("%d dead letters, want %d (the late records only)", n, ex.deadLetters)
+	}
+}
+
+// TestWrongCredentials: a broker that refuses the SASL credentials stops
+// the start at once with the broker's error, instead of retrying forever.
+// (kfake closes the connection on bad credentials; a Kafka broker answers
+// SASL_AUTHENTICATION_FAILED, which a control function plays here.)
+func TestWrongCredentials(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "reckon", "right"),
+		kfake.SeedTopics(1, payments.TopicPayments, payments.TopicLedger, payments.TopicMismatches))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.ControlKey(int16(kmsg.SASLAuthenticate), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		resp := req.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+		msg := "Authentication failed: Invalid username or password"
+		resp.ErrorMessage = &msg
+		return resp, nil, true
+	})
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := live.Config{
+		Kafka:    live.KafkaConfig{Brokers: c.ListenAddrs(), SASL: live.SASLConfig{Mechanism: "PLAIN", User: "reckon", Password: "wrong"}},
+		Registry: live.RegistryConfig{URL: "http://127.0.0.1:1"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = live.Run(ctx, g, cfg, live.WithLogger(quiet()))
+	if !errors.Is(err, kerr.SaslAuthenticationFailed) || ctx.Err() != nil {
+		t.Fatalf("Run returned %v, want SASL_AUTHENTICATION_FAILED at once", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }

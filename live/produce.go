@@ -53,7 +53,6 @@ func (r *run) publish(ctx context.Context, o *operators.Output) error {
 			r.d.m.mismatchStates.WithLabelValues(o.Name, s).Inc()
 		}
 	}
-	r.d.m.recordsOut.WithLabelValues(o.Name).Inc()
 	return r.produce(ctx, rec)
 }
 

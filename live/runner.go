@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reckon-dev/reckon/operators"
@@ -33,6 +34,7 @@ type runner struct {
 	idle     map[string]bool
 	// committed is what the last checkpoint committed, to skip idle ones.
 	committed map[string]int64
+	out       map[string]prometheus.Counter // records_out_total series by target
 }
 
 type work struct {
@@ -51,7 +53,8 @@ type snapshot struct {
 func newRunner(r *run, p int32, task *operators.Task) *runner {
 	now := r.d.o.now()
 	ru := &runner{r: r, p: p, task: task, in: make(chan work, 4), done: make(chan struct{}),
-		next: task.Offsets(), lastSeen: map[string]time.Time{}, idle: map[string]bool{}, committed: map[string]int64{}}
+		next: task.Offsets(), lastSeen: map[string]time.Time{}, idle: map[string]bool{}, committed: map[string]int64{},
+		out: map[string]prometheus.Counter{}}
 	for _, t := range r.top.inputs {
 		ru.lastSeen[t] = now
 	}
@@ -126,31 +129,27 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 		_ = ru.task.MarkIdle(topic, false)
 	}
 	dec := ru.r.top.decoders[topic]
-	var outs []operators.Output
+	d.m.recordsIn.WithLabelValues(topic).Add(float64(len(recs)))
 	for _, kr := range recs {
-		var (
-			value map[string]any
-			id    int
-			derr  error
-		)
-		err := d.retry(ctx, "registry", func() error {
-			value, id, derr = dec.Decode(ctx, kr.Topic, kr.Partition, kr.Offset, kr.Value)
-			var de *schemas.DecodeError
-			if errors.As(derr, &de) {
-				return nil // a bad record, not an outage
+		value, id, derr := dec.Decode(ctx, kr.Topic, kr.Partition, kr.Offset, kr.Value)
+		var de *schemas.DecodeError
+		if derr != nil && !errors.As(derr, &de) {
+			// The registry is unreachable: wait for it; never a dead letter.
+			err := d.retry(ctx, "registry", func() error {
+				value, id, derr = dec.Decode(ctx, kr.Topic, kr.Partition, kr.Offset, kr.Value)
+				if errors.As(derr, &de) {
+					return nil // a bad record after all
+				}
+				return derr
+			})
+			if err != nil {
+				return err
 			}
-			return derr
-		})
-		if err != nil {
-			return err
 		}
-		d.m.recordsIn.WithLabelValues(topic).Inc()
 		if derr != nil {
 			if d.cfg.FailFast {
 				return derr
 			}
-			var de *schemas.DecodeError
-			errors.As(derr, &de)
 			if err := ru.r.deadLetter(ctx, kr, de.SchemaID, decodeClass(de), derr); err != nil {
 				return err
 			}
@@ -177,19 +176,12 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 				}
 			}
 		}
-		// Dead letters carry the raw record: route them now, while kr is
-		// at hand; the rest in one batch.
-		for i := range o {
-			if o[i].Target == operators.TargetDeadLetters || o[i].Target == operators.TargetLate {
-				if err := ru.route(ctx, kr, o[i:i+1]); err != nil {
-					return err
-				}
-				continue
-			}
-			outs = append(outs, o[i])
+		// Route now, while kr (the raw record of dead letters) is at hand.
+		if err := ru.route(ctx, kr, o); err != nil {
+			return err
 		}
 	}
-	return ru.route(ctx, nil, outs)
+	return nil
 }
 
 // route hands outputs to the sink (tables) and the producer (topics, dead
@@ -201,17 +193,30 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 	}
 	r := ru.r
 	d := r.d
+	allTables := true
+	for i := range outs {
+		if outs[i].Target != operators.TargetTable {
+			allTables = false
+			break
+		}
+	}
 	var tables []operators.Output
+	if allTables {
+		tables = outs // no copy in the common case
+	}
 	for i := range outs {
 		o := &outs[i]
 		switch o.Target {
 		case operators.TargetTable:
-			tables = append(tables, *o)
-			d.m.recordsOut.WithLabelValues(o.Name).Inc()
+			if !allTables {
+				tables = append(tables, *o)
+			}
+			ru.count(o.Name)
 		case operators.TargetTopic:
 			if err := r.publish(ctx, o); err != nil {
 				return err
 			}
+			ru.count(o.Name)
 		case operators.TargetDeadLetters, operators.TargetLate:
 			var re *operators.RecordError
 			errors.As(o.Err, &re)
@@ -240,6 +245,17 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 		return nil
 	}
 	return d.retry(ctx, "sink", func() error { return r.sink.Write(ctx, tables) })
+}
+
+// count counts an output to a table or topic, through a cache of the
+// metric's series.
+func (ru *runner) count(target string) {
+	c := ru.out[target]
+	if c == nil {
+		c = ru.r.d.m.recordsOut.WithLabelValues(target)
+		ru.out[target] = c
+	}
+	c.Inc()
 }
 
 // decodeClass names a decode failure's reason class.

@@ -47,6 +47,10 @@ func (r *run) start(ctx context.Context) error {
 		top, err = r.check(ctx)
 		return err
 	})
+	if errors.Is(err, kerr.SaslAuthenticationFailed) {
+		return fmt.Errorf("live: Kafka refused the SASL credentials of user %q (check kafka.sasl.mechanism, kafka.sasl.user and kafka.sasl.password): %w",
+			d.cfg.Kafka.SASL.User, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -170,7 +174,13 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 			ErrCoPartition, d.cfg.Topics.Changelog, len(td.Partitions), top.tasks)
 	}
 
-	var ropts []schemas.ClientOpt
+	ropts := []schemas.ClientOpt{schemas.WithBackoff(func(retry int) time.Duration {
+		// The client retries outages itself; this is where the driver
+		// learns of them.
+		d.m.retries.WithLabelValues("registry").Inc()
+		d.registryDown.Store(true)
+		return schemas.DefaultBackoff(retry)
+	})}
 	if d.cfg.Registry.User != "" {
 		ropts = append(ropts, schemas.WithBasicAuth(d.cfg.Registry.User, d.cfg.Registry.Password))
 	}
@@ -206,7 +216,7 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 			}
 			gateErrs = append(gateErrs, err)
 		}
-		dec, err := schemas.NewDecoder(reg, reader)
+		dec, err := schemas.NewDecoder(source{c: reg, d: d}, reader)
 		if err != nil {
 			return nil, fmt.Errorf("live: decoder for %s: %w", in.Topic, err)
 		}
@@ -215,7 +225,23 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 	if len(gateErrs) > 0 {
 		return nil, errors.Join(gateErrs...)
 	}
+	d.registryDown.Store(false)
 	return top, nil
+}
+
+// source is the decoders' schema source: the registry client, noting when
+// the registry answers again after an outage.
+type source struct {
+	c *schemas.Client
+	d *Driver
+}
+
+func (s source) SchemaByID(ctx context.Context, id int) (*schemas.Schema, error) {
+	sc, err := s.c.SchemaByID(ctx, id)
+	if err == nil || errors.Is(err, schemas.ErrUnknownSchema) {
+		s.d.registryDown.Store(false)
+	}
+	return sc, err
 }
 
 // permanent reports whether a start-up or checkpoint error is a problem

@@ -115,7 +115,8 @@ func (d *dev) serve(ctx context.Context, stack *devstack.Stack) error {
 	d.cfg.Registry.URL = stack.RegistryURL()
 	d.cfg.Store = "sqlite:" + filepath.Join(d.dir, "projections.db")
 	d.cfg.Topics.Create = true
-	d.where(stack)
+	where := d.where(stack)
+	fmt.Fprint(d.stdout, where)
 
 	reg, err := schemas.NewClient(stack.RegistryURL())
 	if err != nil {
@@ -128,14 +129,14 @@ func (d *dev) serve(ctx context.Context, stack *devstack.Stack) error {
 	g.Go(func() error { return traffic.Run(gctx) })
 	g.Go(func() error { return runLive(gctx, d.cfg, d.log, metrics) })
 	g.Go(func() error { return mon.Run(gctx) })
-	g.Go(func() error { return d.summarize(gctx, mon) })
+	g.Go(func() error { return d.summarize(gctx, mon, where) })
 	return g.Wait()
 }
 
-// where prints the stack's addresses.
-func (d *dev) where(stack *devstack.Stack) {
+// where tells where the stack's parts are.
+func (d *dev) where(stack *devstack.Stack) string {
 	brokers := strings.Join(stack.Brokers(), ",")
-	fmt.Fprintf(d.stdout, `reckon dev: the payments graph live on this machine (state in %s)
+	return fmt.Sprintf(`reckon dev: the payments graph live on this machine (state in %s)
   kafka       %s   (kcat -b %s -L)
   registry    %s
   projections %s
@@ -145,8 +146,8 @@ func (d *dev) where(stack *devstack.Stack) {
 }
 
 // summarize prints the summary every second until ctx ends: one screen
-// when stdout is a terminal, log lines otherwise.
-func (d *dev) summarize(ctx context.Context, mon *devstack.Monitor) error {
+// under where when stdout is a terminal, log lines otherwise.
+func (d *dev) summarize(ctx context.Context, mon *devstack.Monitor, where string) error {
 	tty := false
 	if f, ok := d.stdout.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
@@ -169,8 +170,7 @@ func (d *dev) summarize(ctx context.Context, mon *devstack.Monitor) error {
 		rate := s.Consumed - last
 		last = s.Consumed
 		if tty {
-			fmt.Fprint(d.stdout, "\x1b[H\x1b[2J")
-			fmt.Fprint(d.stdout, renderSummary(s, rate))
+			fmt.Fprint(d.stdout, "\x1b[H\x1b[2J"+where+"\n"+renderSummary(s, rate))
 			continue
 		}
 		d.log.Info("summary", "events_per_s", rate, "produced", s.Produced, "consumed", s.Consumed, "lag", s.Lag,

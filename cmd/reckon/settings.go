@@ -312,25 +312,57 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// addFlags adds the flag of every setting that has one to fs. Boolean
-// settings take no value (--fail-fast), others one.
+// addFlags adds the flag of every setting that has one to fs. A flag
+// keeps the text it is given; load parses it as the setting does. Boolean
+// settings take no value (--fail-fast) or one (--fail-fast=false).
 func addFlags(fs *pflag.FlagSet, cfg any, settings []setting) {
 	fv := fields(reflect.ValueOf(cfg))
 	for _, s := range settings {
-		if s.flag == "" {
+		f, ok := fv[s.key]
+		if s.flag == "" || !ok {
+			if base, isFile := strings.CutSuffix(s.key, fileSuffix); s.flag != "" && isFile && strings.HasSuffix(base, secretSuffix) {
+				fs.Var(&flagValue{typ: "file"}, s.flag, s.usage())
+			}
 			continue
 		}
-		usage := s.doc + " (" + s.key + ", $" + s.env() + ")"
-		if s.def != "" {
-			usage += "; default " + s.def
-		}
-		if f, ok := fv[s.key]; ok && f.Kind() == reflect.Bool {
-			fs.String(s.flag, "", usage)
+		v := &flagValue{typ: flagType(f)}
+		fs.Var(v, s.flag, s.usage())
+		if v.typ == "bool" {
 			fs.Lookup(s.flag).NoOptDefVal = "true"
-			continue
 		}
-		fs.String(s.flag, "", usage)
 	}
+}
+
+func (s setting) usage() string {
+	usage := s.doc + " (" + s.key + ", $" + s.env() + ")"
+	if s.def != "" {
+		usage += "; default " + s.def
+	}
+	return usage
+}
+
+// flagValue holds a setting's flag as typed, for load to parse.
+type flagValue struct{ typ, s string }
+
+func (v *flagValue) String() string     { return v.s }
+func (v *flagValue) Set(s string) error { v.s = s; return nil }
+func (v *flagValue) Type() string       { return v.typ }
+
+// flagType names the type of field f in flag help.
+func flagType(f reflect.Value) string {
+	switch f.Interface().(type) {
+	case time.Duration:
+		return "duration"
+	case []string:
+		return "list"
+	}
+	switch f.Kind() {
+	case reflect.Bool:
+		return "bool"
+	case reflect.Int, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "int"
+	}
+	return "string"
 }
 
 // redacted returns a copy of the struct cfg points to with every secret

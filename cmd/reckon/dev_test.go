@@ -97,6 +97,30 @@ func startStack(t *testing.T, dir string, partitions int32) *devstack.Stack {
 	return stack
 }
 
+// httpGet returns the status code and body of url, or 0 when it does not
+// answer.
+func httpGet(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// exitCode waits up to d for a command's exit code.
+func exitCode(t *testing.T, code <-chan int, d time.Duration, stderr *syncBuffer) int {
+	t.Helper()
+	select {
+	case c := <-code:
+		return c
+	case <-time.After(d):
+		t.Fatalf("still running after %v\nstderr:\n%s", d, stderr.String())
+	}
+	return -1
+}
+
 // TestDev runs "reckon dev --for 15s" as a user types it and checks that
 // the broker answers a Kafka client and the health endpoints answer while
 // it runs, that it exits 0, that projections filled the SQLite file, and
@@ -128,30 +152,15 @@ func TestDev(t *testing.T) {
 		return err == nil && topics.Has(payments.TopicPayments) && topics.Has(payments.TopicMismatches)
 	})
 	eventually(t, 10*time.Second, "/readyz answers 200", func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		c, _ := httpGet("http://" + httpAddr + "/readyz")
+		return c == http.StatusOK
 	})
 	eventually(t, 10*time.Second, "/metrics counts consumed records", func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/metrics")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), `reckon_live_records_in_total{topic="payments"}`)
+		_, m := httpGet("http://" + httpAddr + "/metrics")
+		return strings.Contains(m, `reckon_live_records_in_total{topic="payments"}`)
 	})
-
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("reckon dev exited %d\nstderr:\n%s", c, stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("reckon dev did not stop after --for 15s\nstderr:\n%s", stderr.String())
+	if c := exitCode(t, code, 60*time.Second, &stderr); c != 0 {
+		t.Fatalf("reckon dev --for 15s exited %d\nstderr:\n%s", c, stderr.String())
 	}
 	for _, want := range []string{"kafka       " + kafkaAddr, "registry    http://" + registryAddr,
 		"projections " + filepath.Join(dir, "projections.db"), "metrics     http://" + httpAddr + "/metrics"} {

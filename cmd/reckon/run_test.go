@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -37,15 +36,7 @@ func TestRunStopsCleanly(t *testing.T) {
 			"--store", "sqlite:" + filepath.Join(dir, "projections.db"), "--create-topics",
 			"--http-addr", httpAddr, "--shutdown-grace", "10s", "--commit-interval", "200ms"}, nil, &stdout, &stderr)
 	}()
-	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + httpAddr + path)
-		if err != nil {
-			return 0, ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	get := func(path string) (int, string) { return httpGet("http://" + httpAddr + path) }
 	eventually(t, 20*time.Second, "/readyz answers 200", func() bool { c, _ := get("/readyz"); return c == http.StatusOK })
 	if c, body := get("/healthz"); c != http.StatusOK || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", c, body)
@@ -57,13 +48,8 @@ func TestRunStopsCleanly(t *testing.T) {
 
 	interrupted := time.Now()
 	interrupt()
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("exit %d after an interrupt\nstderr:\n%s", c, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("still running 30s after an interrupt\nstderr:\n%s", stderr.String())
+	if c := exitCode(t, code, 30*time.Second, &stderr); c != 0 {
+		t.Fatalf("exit %d after an interrupt\nstderr:\n%s", c, stderr.String())
 	}
 	if d := time.Since(interrupted); d > 10*time.Second {
 		t.Errorf("stopped %v after the interrupt, beyond the 10s grace period", d)

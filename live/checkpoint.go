@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -247,10 +248,15 @@ func (r *run) revoked(ctx context.Context, _ *kgo.Client, lost map[string][]int3
 	var stop []*runner
 	for t, ps := range lost {
 		for _, p := range ps {
+			r.d.m.lag.DeleteLabelValues(t, strconv.Itoa(int(p)))
 			delete(r.owned[t], p)
 			if ru := r.runners[p]; ru != nil {
 				stop = append(stop, ru)
 				delete(r.runners, p)
+				part := strconv.Itoa(int(p))
+				r.d.m.stateKeys.DeleteLabelValues(part)
+				r.d.m.stateBytes.DeleteLabelValues(part)
+				r.d.m.watermarkDelay.DeleteLabelValues(part)
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -246,10 +248,15 @@ func (r *run) revoked(ctx context.Context, _ *kgo.Client, lost map[string][]int3
 	var stop []*runner
 	for t, ps := range lost {
 		for _, p := range ps {
+			r.d.m.lag.DeleteLabelValues(t, strconv.Itoa(int(p)))
 			delete(r.owned[t], p)
 			if ru := r.runners[p]; ru != nil {
 				stop = append(stop, ru)
 				delete(r.runners, p)
+				part := strconv.Itoa(int(p))
+				r.d.m.stateKeys.DeleteLabelValues(part)
+				r.d.m.stateBytes.DeleteLabelValues(part)
+				r.d.m.watermarkDelay.DeleteLabelValues(part)
 			}
 		}
 	}
@@ -302,8 +309,11 @@ func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo
 	return assigned, nil
 }
 
-// restore reads the changelog partitions of tasks ps to their end and
-// returns the newest snapshot of each task that has one.
+// restore returns the newest snapshot of each task of ps that has one.
+// The last record of a task's changelog partition is usually its newest
+// snapshot, so restore reads that record first, and reads a partition
+// from its start only when the last record belongs to another graph
+// version.
 func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error) {
 	d := r.d
 	topic := d.cfg.Topics.Changelog
@@ -311,32 +321,70 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	cl.Close()
 	if err != nil {
 		return nil, err
 	}
 	if err := ends.Error(); err != nil {
 		return nil, err
 	}
-	want := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
+	until := map[int32]int64{}
+	tail := map[int32]kgo.Offset{}
 	for _, p := range ps {
 		o, ok := ends.Lookup(topic, p)
 		if !ok {
 			return nil, fmt.Errorf("live: changelog %s has no partition %d", topic, p)
 		}
 		if o.Offset > 0 {
-			want[p] = o.Offset
-			from[p] = kgo.NewOffset().AtStart()
+			until[p] = o.Offset
+			tail[p] = kgo.NewOffset().At(o.Offset - 1)
 		}
 	}
-	states := map[int32][]byte{}
-	if len(want) == 0 {
-		return states, nil
+	found, err := r.scan(ctx, tail, until)
+	if err != nil {
+		return nil, err
 	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: from})
+	full := map[int32]kgo.Offset{}
+	for p := range until {
+		if found[p] == nil {
+			full[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	more, err := r.scan(ctx, full, until)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(found, more)
 	fp := d.g.Fingerprint()
+	states := map[int32][]byte{}
+	for p, rec := range found {
+		for _, h := range rec.Headers {
+			if h.Key == HeaderFingerprint && string(h.Value) != fp {
+				return nil, &SnapshotError{Topic: topic, Partition: p, Key: string(rec.Key),
+					Err: fmt.Errorf("taken by graph fingerprint %s, this graph is %s: give the new logic a new graph version", h.Value, fp)}
+			}
+		}
+		states[p] = rec.Value
+	}
+	return states, nil
+}
+
+// scan reads changelog partitions from the offsets in from up to the end
+// offsets in until, and returns the last record with each task's key.
+func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int32]int64) (map[int32]*kgo.Record, error) {
+	found := map[int32]*kgo.Record{}
+	if len(from) == 0 {
+		return found, nil
+	}
+	topic := r.d.cfg.Topics.Changelog
+	cl, err := kgo.NewClient(append(slices.Clone(r.base),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	want := maps.Clone(from)
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -347,28 +395,17 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 		if ferr != nil {
 			return nil, ferr
 		}
-		var bad error
 		fs.EachRecord(func(rec *kgo.Record) {
-			end, ok := want[rec.Partition]
-			if !ok {
+			if _, ok := want[rec.Partition]; !ok {
 				return
 			}
 			if string(rec.Key) == r.snapshotKey(rec.Partition) {
-				for _, h := range rec.Headers {
-					if h.Key == HeaderFingerprint && string(h.Value) != fp && bad == nil {
-						bad = &SnapshotError{Topic: topic, Partition: rec.Partition, Key: string(rec.Key),
-							Err: fmt.Errorf("taken by graph fingerprint %s, this graph is %s: give the new logic a new graph version", h.Value, fp)}
-					}
-				}
-				states[rec.Partition] = rec.Value
+				found[rec.Partition] = rec
 			}
-			if rec.Offset >= end-1 {
+			if rec.Offset >= until[rec.Partition]-1 {
 				delete(want, rec.Partition)
 			}
 		})
-		if bad != nil {
-			return nil, bad
-		}
 	}
-	return states, nil
+	return found, nil
 }

@@ -22,9 +22,11 @@ type Config struct {
 	// projections.DefaultStoreURL. Ignored when WithSink is given.
 	Store  string       `yaml:"store"`
 	Topics TopicsConfig `yaml:"topics"`
-	// FailFast stops Run with the record's typed error (a
-	// *schemas.DecodeError or *operators.RecordError) instead of
-	// dead-lettering it. Default false.
+	// FailFast stops Run at the first bad record with its typed error: a
+	// *schemas.DecodeError (the record is not dead-lettered, and a restart
+	// meets it again) or an *operators.RecordError (the graph has taken
+	// the record in: it is dead-lettered, then the run stops). Late
+	// records do not stop the run. Default false.
 	FailFast bool `yaml:"fail_fast"`
 	// Compatibility is the level at which the start-up gate checks each
 	// input's reader schema against the writer schemas of its subject.

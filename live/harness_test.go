@@ -474,6 +474,13 @@ func header(r *kgo.Record, key string) string {
 // topic (its highest version; the last record of the key must carry it)
 // with the reference, byte for byte.
 func (e *env) checkMismatches(ex expected) (dups int) {
+	e.t.Helper()
+	return e.checkMismatchesOf(ex, 0)
+}
+
+// checkMismatchesOf is checkMismatches over the records of one graph
+// version (every record when version is 0).
+func (e *env) checkMismatchesOf(ex expected, version int) (dups int) {
 	t := e.t
 	t.Helper()
 	schema := mustParse(t, payments.Mismatch)
@@ -486,6 +493,9 @@ func (e *env) checkMismatches(ex expected) (dups int) {
 	last := map[string]int64{}
 	ids := map[string]bool{}
 	for _, r := range e.topicRecords(payments.TopicMismatches) {
+		if version != 0 && mustDecode(t, e.client, r.Value)["graph_version"] != int32(version) {
+			continue
+		}
 		v, err := strconv.ParseInt(header(r, live.HeaderVersion), 10, 64)
 		if err != nil {
 			t.Fatalf("record without a version header: %v", err)

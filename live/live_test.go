@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/reckon-dev/reckon/operators"
 	"github.com/reckon-dev/reckon/schemas"
 
 	"testing"
@@ -347,4 +348,71 @@ func TestWrongCredentials(t *testing.T) {
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("the error shows the password: %v", err)
 	}
+}
+
+// TestGraphVersions shares one group and changelog between graph
+// versions: version 3 runs after version 2 (its tasks find no snapshot of
+// their own and start from the beginning), then version 2 resumes from
+// its own snapshots although version 3 wrote the partitions' last
+// records and committed newer offsets. A graph with version 2's name and
+// version but other logic is refused with a *SnapshotError.
+func TestGraphVersions(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	v2, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3, err := payments.Graph(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, v2, ds)
+	cfg := e.config("versions")
+	half := len(ds.Events[payments.TopicPayments][0]) / 2
+	e.produce(ds, 0, half)
+	e.runToEnd(v2, cfg)
+	e.produce(ds, half, -1)
+	e.runToEnd(v3, cfg)
+
+	other := operators.NewGraph(payments.GraphName, 2)
+	pay := other.Input(payments.TopicPayments, operators.KeyField("payment_id"), operators.TimeField("created_at"),
+		operators.ReaderSchema(payments.PaymentV2))
+	led := other.Input(payments.TopicLedger, operators.KeyField("payment_id"), operators.TimeField("booked_at"),
+		operators.ReaderSchema(payments.LedgerV2))
+	other.CoPartition(payments.TopicPayments, payments.TopicLedger)
+	other.Project(pay, operators.Table("payments_seen").PartitionKey("payment_id").Columns("amount_minor"))
+	other.Project(led, operators.Table("ledger_seen").PartitionKey("entry_id").Columns("amount_minor"))
+	if err := other.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	err = live.Run(context.Background(), other, cfg, live.WithLogger(quiet()))
+	var se *live.SnapshotError
+	if !errors.As(err, &se) || !errors.Is(err, live.ErrSnapshot) {
+		t.Fatalf("Run with other logic under version 2 returned %v, want a *SnapshotError", err)
+	}
+
+	// Version 2 again: it must re-process the second half from its own
+	// snapshots, whatever version 3 committed.
+	reg := prometheus.NewRegistry()
+	r := e.start(v2, cfg, live.WithMetrics(reg))
+	second := 0
+	for _, parts := range ds.Events {
+		for _, evs := range parts {
+			second += max(0, len(evs)-half)
+		}
+	}
+	waitFor(t, "version 2 to process the second half", 20*time.Second, r.done, func() (bool, error) {
+		return metric(t, reg, "reckon_live_records_in_total", "", "") >= float64(second), nil
+	})
+	adm := kadm.NewClient(e.kafka())
+	waitFor(t, "the group to catch up", 20*time.Second, r.done, func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) })
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := metric(t, reg, "reckon_live_records_in_total", "", ""); got != float64(second) {
+		t.Errorf("version 2 consumed %v records on its return, want the %d of the second half", got, second)
+	}
+	e.checkTables(v2, ex)
+	e.checkMismatchesOf(ex, 2)
 }

@@ -169,16 +169,18 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 		}
 		ru.next[topic] = kr.Offset + 1
 		o := ru.task.Outputs()
+		// Route now, while kr (the raw record of dead letters) is at hand.
+		if err := ru.route(ctx, kr, o); err != nil {
+			return err
+		}
 		if d.cfg.FailFast {
+			// The task has taken the record in; its dead letter is
+			// written, and the run stops on it.
 			for i := range o {
 				if o[i].Kind == operators.DeadLetter {
 					return o[i].Err
 				}
 			}
-		}
-		// Route now, while kr (the raw record of dead letters) is at hand.
-		if err := ru.route(ctx, kr, o); err != nil {
-			return err
 		}
 	}
 	return nil

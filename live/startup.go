@@ -157,8 +157,10 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 		for _, t := range missing {
 			var configs map[string]*string
 			if t == d.cfg.Topics.Changelog {
-				compact := "compact"
-				configs = map[string]*string{"cleanup.policy": &compact}
+				// Compacted, with hourly segments so that old snapshots are
+				// cleaned; restores read the last record of a partition.
+				compact, segment := "compact", "3600000"
+				configs = map[string]*string{"cleanup.policy": &compact, "segment.ms": &segment}
 			}
 			resp, err := adm.CreateTopic(ctx, top.tasks, d.cfg.Topics.ReplicationFactor, configs, t)
 			if err == nil {

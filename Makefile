@@ -30,6 +30,11 @@ lint:
 	$(GO) tool staticcheck $(PKGS)
 	$(GO) mod tidy -diff
 
+# The whole flow on this machine: broker, registry, SQLite projections,
+# traffic and the live payments graph (README: "Running live").
+dev:
+	$(GO) run ./cmd/reckon dev
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

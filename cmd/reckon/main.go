@@ -66,6 +66,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newRollbackCmd())
 	root.AddCommand(newAvroCmd(), newSchemasCmd())
 	root.AddCommand(newRegistryCmd())
+	root.AddCommand(newRunCmd(), newDevCmd(), newConfigCmd(), newMismatchesCmd())
 	return root
 }
 

@@ -17,6 +17,10 @@ type GeneratorConfig struct {
 	Seed uint64
 	// Payments is how many payments to generate (default 1000).
 	Payments int
+	// FirstPayment numbers the first payment (default 0): payment ids are
+	// pay-NNNNNNNN and ledger entry ids led-NNNNNNNN from it, so that
+	// successive datasets can carry distinct ids.
+	FirstPayment int
 	// Partitions of both topics (default 4).
 	Partitions int32
 	// Start is the event time of the first payment (default 2026-01-01 UTC).
@@ -135,7 +139,7 @@ func Generate(cfg GeneratorConfig) *Dataset {
 	now := cfg.Start
 	for i := range cfg.Payments {
 		now = now.Add(time.Duration(rng.ExpFloat64() * float64(cfg.Interval)))
-		id := fmt.Sprintf("pay-%08d", i)
+		id := fmt.Sprintf("pay-%08d", cfg.FirstPayment+i)
 		part := PartitionOf(id, cfg.Partitions)
 		writer := 1
 		if float64(i) >= cfg.V2From*float64(cfg.Payments) {
@@ -167,7 +171,7 @@ func Generate(cfg GeneratorConfig) *Dataset {
 		}
 		channel := channels[rng.IntN(len(channels))]
 		entry := map[string]any{
-			"entry_id":     fmt.Sprintf("led-%08d", i),
+			"entry_id":     fmt.Sprintf("led-%08d", cfg.FirstPayment+i),
 			"payment_id":   id,
 			"amount_minor": amount,
 			"currency":     currency,
@@ -175,7 +179,7 @@ func Generate(cfg GeneratorConfig) *Dataset {
 			"booked_at":    created.Add(time.Duration(1+rng.IntN(7200)) * time.Second),
 		}
 		account := fmt.Sprintf("acct-%03d", rng.IntN(20))
-		if entry["direction"] == nil {
+		if StatusDirection[status] == "" {
 			entry = nil // failed and authorized payments book nothing
 		}
 		late := false

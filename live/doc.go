@@ -1,0 +1,110 @@
+// Package live is reckon's Kafka driver: it runs an operators.Graph as a
+// member of a consumer group, decodes its inputs through the schema
+// registry, writes table outputs to a projections sink, publishes topic
+// outputs and dead letters through an idempotent producer, and keeps each
+// task's state in a compacted changelog topic so that a crash or a
+// rebalance resumes exactly where the last checkpoint left off.
+//
+//	d, err := live.New(g, cfg, live.WithMetrics(reg), live.WithLogger(log))
+//	go http.ListenAndServe(addr, d.Handler()) // /healthz, /readyz, /metrics
+//	err = d.Run(ctx)                          // blocks until ctx ends
+//
+// # Start-up
+//
+// Run first checks that every input topic exists and that co-partitioned
+// inputs have equal partition counts (*CoPartitionError otherwise);
+// creates the dead-letter topic, the changelog (compacted) and missing
+// output topics when Topics.Create allows it (*TopicError otherwise);
+// registers the schema of every output topic under <topic>-value; and runs
+// the schema gate (schemas.Gate) of each input's reader schema against
+// the writer schemas of its subject (a *schemas.GateError stops the
+// start). Outages met meanwhile (broker or registry unreachable) are
+// retried with backoff.
+//
+// # Tasks and the group
+//
+// A task is one partition number across every input. The group uses
+// reckon's own cooperative balancer ("reckon-tasks"): it assigns whole
+// partition numbers — a member that owns payments/3 owns
+// ledger-entries/3 — keeps each member's numbers where it can (sticky),
+// evens out the load, and moves a number in two rounds (revoked from its
+// owner first, assigned to the new one in the next), so no task ever runs
+// on two members at once. Static membership (Kafka.InstanceID) lets a
+// restarted member take its tasks back without a rebalance.
+//
+// When a task's partitions are assigned, its newest snapshot is read from
+// the changelog (key <graph>/v<version>/<partition>, in the changelog
+// partition of the task's number, header reckon.fingerprint) and
+// restored, and consumption of its partitions starts at the snapshot's
+// offsets, which are authoritative over the group's committed offsets.
+// Without a snapshot a task starts at the beginning of its partitions.
+// A snapshot taken by another graph fingerprint under the same graph
+// version stops the run (*SnapshotError): new logic needs a new version.
+//
+// # Goroutines
+//
+// Run owns every goroutine it starts and has ended them all when it
+// returns: the poll loop (Run's own goroutine), one runner per task, and
+// one checkpointer; franz-go's clients run their own, closed before Run
+// returns. The poll loop only fetches and dispatches; each runner
+// decodes, processes and routes the records of its task, so decoding is
+// spread over tasks and runs while other tasks wait on sinks. A runner's
+// queue is short: a slow sink slows fetching down.
+//
+// # Checkpoints
+//
+// Every CommitInterval, when partitions are revoked and at shutdown, a
+// checkpoint runs in this order:
+//
+//  1. every runner snapshots its task after the records dispatched to it
+//     so far (taking the outputs they caused first);
+//  2. the sink is flushed (operators.Flusher) and the producer's
+//     acknowledgements awaited: every output of those records is durable;
+//  3. the snapshots are written to the changelog and acknowledged;
+//  4. the offsets after the last record each task handled are committed.
+//
+// Offsets are therefore committed only after every output of the records
+// before them is durable. A crash anywhere re-processes from the last
+// snapshot: projection writes carry the output's Version as write
+// timestamp and published records carry their deterministic id
+// (HeaderID) and version (HeaderVersion), so re-processing converges to
+// the same final state; consumers of a published topic may see a record
+// again and deduplicate by id. There is no transactional mode yet.
+//
+// # Errors
+//
+// Bad input never stops the run and is never dropped: a value that does
+// not decode (*schemas.DecodeError: bad header, unknown schema id, bad
+// body, unresolvable), a record the graph rejects and a late record
+// (*operators.RecordError) go to the dead-letter topic with the raw key,
+// value and headers, plus Kafka Connect's __connect.errors.* headers
+// (topic, partition, offset, exception class and message) and reckon's
+// (HeaderSchemaID, HeaderReason); reckon_live_dead_letters_total{reason}
+// counts them. With FailFast, Run stops with that typed error instead.
+//
+// Infrastructure errors — registry, broker or store unavailable — are
+// retried with backoff and make Ready false while they last; they never
+// dead-letter a record. Errors that waiting cannot fix stop Run: bad
+// credentials, a missing topic, a produce the broker refused for good
+// (*ProduceError: its output is not durable, so nothing more is
+// committed), a snapshot that does not restore.
+//
+// # Shutdown
+//
+// When ctx ends, Run stops polling, lets each runner finish what it was
+// given, checkpoints every task, and leaves the group, within
+// ShutdownGrace (ErrGraceExpired otherwise). It then closes the sink (and
+// the store it opened, if any).
+//
+// # Operability
+//
+// Handler serves /healthz (the poll loop is alive), /readyz (start-up
+// done, tasks assigned and restored, no dependency failing) and /metrics:
+// the reckon_live_* metrics (records in and out, consumer lag per
+// partition, watermark delay, state keys and bytes per task, published
+// reconciliation states by status, dead letters by reason, flush and
+// commit latency, retries by dependency, checkpoints, restore time) and
+// franz-go's client metrics (kprom, reckon_kafka_consumer_* and
+// reckon_kafka_producer_*). Logs go to the slog.Logger given; payloads
+// and secrets are never logged.
+package live

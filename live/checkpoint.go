@@ -230,7 +230,7 @@ func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]in
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			ru.loop(ctx)
+			ru.loop(r.stop)
 		}()
 		d.log.Info("task started", "partition", p, "restored", states[p] != nil, "offsets", ru.next)
 	}

@@ -204,6 +204,8 @@ type run struct {
 
 	consumer *kgo.Client
 	producer *kgo.Client
+	// hard and stop are set by loop (see there).
+	hard, stop context.Context
 
 	// mu guards runners and owned; the poll loop, the checkpointer and
 	// the group callbacks take it.

@@ -166,10 +166,11 @@ func TestPoisonRecords(t *testing.T) {
 }
 
 // TestFailFast stops at the first undecodable record with its typed
-// error, after committing what came before it.
+// error, after committing the records before it (and not it).
 func TestFailFast(t *testing.T) {
 	e := newEnv(t, 1)
-	e.produceRaw(payments.TopicLedger, 0, []byte{0, 0})
+	evs := dataset().Events[payments.TopicLedger][0]
+	e.produceRaw(payments.TopicLedger, 0, e.encode(evs[0]), e.encode(evs[1]), e.encode(evs[2]), []byte{0, 0})
 	g, err := payments.Graph(2)
 	if err != nil {
 		t.Fatal(err)
@@ -181,11 +182,18 @@ func TestFailFast(t *testing.T) {
 	select {
 	case err := <-r.done:
 		r.done <- err
-		if !errors.As(err, &de) || !errors.Is(err, schemas.ErrBadHeader) || de.Topic != payments.TopicLedger || de.Offset != 0 {
-			t.Fatalf("Run returned %v, want a *schemas.DecodeError at %s/0@0 wrapping ErrBadHeader", err, payments.TopicLedger)
+		if !errors.As(err, &de) || !errors.Is(err, schemas.ErrBadHeader) || de.Topic != payments.TopicLedger || de.Offset != 3 {
+			t.Fatalf("Run returned %v, want a *schemas.DecodeError at %s/0@3 wrapping ErrBadHeader", err, payments.TopicLedger)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not stop at the bad record")
+	}
+	offsets, err := kadm.NewClient(e.kafka()).FetchOffsets(context.Background(), cfg.Kafka.Group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offsets.Lookup(payments.TopicLedger, 0); !ok || o.At != 3 {
+		t.Errorf("committed %s/0 offset %v, want 3: the records before the bad one, not it", payments.TopicLedger, o.At)
 	}
 }
 

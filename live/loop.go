@@ -53,7 +53,7 @@ func (r *run) loop(ctx context.Context) error {
 			r.revoked(hard, cl, lost, false)
 		}),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
-		kgo.WithHooks(d.kpromC),
+		kgo.WithHooks(d.kpromC, &d.kafka),
 	}
 	if d.cfg.Kafka.InstanceID != "" {
 		groupOpts = append(groupOpts, kgo.InstanceID(d.cfg.Kafka.InstanceID))

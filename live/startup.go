@@ -79,7 +79,7 @@ func (r *run) start(ctx context.Context) error {
 	r.closers = append(r.closers, r.sink.Close)
 	producer, err := kgo.NewClient(append(slices.Clone(r.base),
 		kgo.RecordPartitioner(partitioner{changelog: d.cfg.Topics.Changelog}),
-		kgo.WithHooks(d.kpromP),
+		kgo.WithHooks(d.kpromP, &d.kafka),
 	)...)
 	if err != nil {
 		return fmt.Errorf("live: producer: %w", err)

@@ -48,8 +48,18 @@ func (r *run) publish(o *operators.Output) error {
 			return &ProduceError{Topic: o.Name, Err: err}
 		}
 		rec.Value = b
+		// Reconciliation states (the mismatch record's shape) are counted
+		// by status and reason.
 		if s, ok := o.Value["status"].(string); ok {
 			r.d.m.mismatchStates.WithLabelValues(o.Name, s).Inc()
+			reasons, _ := o.Value["reasons"].([]any)
+			for _, x := range reasons {
+				if m, ok := x.(map[string]any); ok {
+					if kind, ok := m["kind"].(string); ok {
+						r.d.m.reasons.WithLabelValues(o.Name, kind).Inc()
+					}
+				}
+			}
 		}
 	}
 	return r.produce(rec)

@@ -299,7 +299,7 @@ func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo
 			if ru == nil {
 				continue
 			}
-			if o := ru.next[t]; o > 0 {
+			if o := ru.start[t]; o > 0 {
 				ps[p] = kgo.NewOffset().At(o)
 			} else {
 				ps[p] = kgo.NewOffset().AtStart()

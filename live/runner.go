@@ -27,8 +27,12 @@ type runner struct {
 	in   chan work
 	done chan struct{}
 	// next is, per input topic, the offset after the last record handled
-	// (processed or dead-lettered): what a checkpoint commits.
-	next     map[string]int64
+	// (processed or dead-lettered): what a checkpoint commits. Only the
+	// runner's goroutine writes it.
+	next map[string]int64
+	// start is next when the task was restored, where consumption starts;
+	// read by the group's offset adjustment.
+	start    map[string]int64
 	lastSeen map[string]time.Time
 	idle     map[string]bool
 	// committed is what the last checkpoint committed, to skip idle ones.
@@ -52,7 +56,7 @@ type snapshot struct {
 func newRunner(r *run, p int32, task *operators.Task) *runner {
 	now := r.d.o.now()
 	ru := &runner{r: r, p: p, task: task, in: make(chan work, 4), done: make(chan struct{}),
-		next: task.Offsets(), lastSeen: map[string]time.Time{}, idle: map[string]bool{}, committed: map[string]int64{},
+		next: task.Offsets(), start: task.Offsets(), lastSeen: map[string]time.Time{}, idle: map[string]bool{}, committed: map[string]int64{},
 		out: map[string]prometheus.Counter{}}
 	for _, t := range r.top.inputs {
 		ru.lastSeen[t] = now

@@ -230,7 +230,7 @@ func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]in
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			ru.loop(ctx)
+			ru.loop(r.stop)
 		}()
 		d.log.Info("task started", "partition", p, "restored", states[p] != nil, "offsets", ru.next)
 	}
@@ -299,7 +299,7 @@ func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo
 			if ru == nil {
 				continue
 			}
-			if o := ru.next[t]; o > 0 {
+			if o := ru.start[t]; o > 0 {
 				ps[p] = kgo.NewOffset().At(o)
 			} else {
 				ps[p] = kgo.NewOffset().AtStart()

@@ -105,8 +105,9 @@ type TopicsConfig struct {
 	// task). Default "<group>-changelog".
 	Changelog string `yaml:"changelog"`
 	// Create creates the internal topics, and the graph's output topics,
-	// when they are missing, with the input partition count (the changelog
-	// compacted). Default false: a missing topic stops the start.
+	// when they are missing, with the input partition count; the
+	// changelog and the output topics (keyed changelogs of state) are
+	// compacted. Default false: a missing topic stops the start.
 	Create bool `yaml:"create"`
 	// ReplicationFactor of created topics. Default -1 (the broker's
 	// default).

@@ -80,14 +80,19 @@
 // value and headers, plus Kafka Connect's __connect.errors.* headers
 // (topic, partition, offset, exception class and message) and reckon's
 // (HeaderSchemaID, HeaderReason); reckon_live_dead_letters_total{reason}
-// counts them. With FailFast, Run stops with that typed error instead.
+// counts them. With FailFast, Run stops with that typed error instead
+// (see Config.FailFast).
 //
 // Infrastructure errors — registry, broker or store unavailable — are
-// retried with backoff and make Ready false while they last; they never
-// dead-letter a record. Errors that waiting cannot fix stop Run: bad
-// credentials, a missing topic, a produce the broker refused for good
-// (*ProduceError: its output is not durable, so nothing more is
-// committed), a snapshot that does not restore.
+// retried with backoff and make Ready false while they last (a franz-go
+// hook follows the broker exchanges, the registry client's backoff
+// reports registry outages); they never dead-letter a record. Errors that
+// waiting cannot fix stop Run: bad credentials, a missing topic, a
+// produce the broker refused for good (*ProduceError: its output is not
+// durable, so nothing more is committed), a snapshot that does not
+// restore. A fatal error stops processing at once, but the final
+// checkpoint of what was processed and leaving the group still run,
+// within the grace period.
 //
 // # Shutdown
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -40,7 +41,9 @@ type Driver struct {
 	down    atomic.Int32 // dependencies failing right now
 	// registryDown: the registry client is retrying an outage.
 	registryDown atomic.Bool
-	ran          atomic.Bool
+	// kafka follows the consumer's and producer's broker connections.
+	kafka brokerHealth
+	ran   atomic.Bool
 }
 
 // Run checks, then runs g against Kafka until ctx ends or a fatal error
@@ -98,7 +101,7 @@ func (d *Driver) Healthy() bool { return d.alive.Load() }
 // Ready reports whether the driver has passed its start-up checks, joined
 // its group and restored its tasks, and no dependency is failing.
 func (d *Driver) Ready() bool {
-	return d.alive.Load() && d.started.Load() && d.down.Load() == 0 && !d.registryDown.Load()
+	return d.alive.Load() && d.started.Load() && d.down.Load() == 0 && !d.registryDown.Load() && !d.kafka.down.Load()
 }
 
 // Handler serves /healthz, /readyz (200 or 503) and /metrics. It is
@@ -118,6 +121,21 @@ func (d *Driver) Handler() http.Handler {
 	mux.Handle("/readyz", probe(d.Ready))
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
 	return mux
+}
+
+// brokerHealth is a franz-go hook that notes whether the last exchange
+// with a broker failed: a failed connection or request marks Kafka down,
+// a request answered marks it up again.
+type brokerHealth struct{ down atomic.Bool }
+
+func (h *brokerHealth) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.down.Store(true)
+	}
+}
+
+func (h *brokerHealth) OnBrokerE2E(_ kgo.BrokerMetadata, _ int16, e2e kgo.BrokerE2E) {
+	h.down.Store(e2e.Err() != nil)
 }
 
 // kafkaOpts are the client options every client of the driver shares.
@@ -204,6 +222,8 @@ type run struct {
 
 	consumer *kgo.Client
 	producer *kgo.Client
+	// hard and stop are set by loop (see there).
+	hard, stop context.Context
 
 	// mu guards runners and owned; the poll loop, the checkpointer and
 	// the group callbacks take it.

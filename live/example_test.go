@@ -1,9 +1,14 @@
 package live_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/reckon-dev/reckon/examples/payments"
 	"github.com/reckon-dev/reckon/live"
@@ -54,4 +59,56 @@ func ExampleNew() {
 	// 1s 30s BACKWARD_TRANSITIVE
 	// false
 	// true true
+}
+
+// Run checks the topics before it consumes anything: inputs must exist.
+func ExampleRun_missingTopics() {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer cluster.Close()
+	g, err := payments.Graph(2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = live.Run(context.Background(), g, live.Config{
+		Kafka:    live.KafkaConfig{Brokers: cluster.ListenAddrs()},
+		Registry: live.RegistryConfig{URL: "http://127.0.0.1:8081"},
+	}, live.WithLogger(slog.New(slog.DiscardHandler)))
+	var te *live.TopicError
+	fmt.Println(errors.As(err, &te), errors.Is(err, live.ErrMissingTopic))
+	fmt.Println(err)
+	// Output:
+	// true true
+	// live: topic does not exist: payments, ledger-entries (create them, or set topics.create for reckon's own topics)
+}
+
+// Handler serves the probes and the metrics; before Run, the driver is
+// neither healthy nor ready.
+func ExampleDriver_Handler() {
+	g, err := payments.Graph(2)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	d, err := live.New(g, live.Config{
+		Kafka:    live.KafkaConfig{Brokers: []string{"127.0.0.1:9092"}},
+		Registry: live.RegistryConfig{URL: "http://127.0.0.1:8081"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		rec := httptest.NewRecorder()
+		d.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		fmt.Println(path, rec.Code, strings.Contains(rec.Body.String(), "reckon_live_tasks 0"))
+	}
+	// Output:
+	// /healthz 503 false
+	// /readyz 503 false
+	// /metrics 200 true
 }

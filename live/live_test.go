@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,10 +167,11 @@ func TestPoisonRecords(t *testing.T) {
 }
 
 // TestFailFast stops at the first undecodable record with its typed
-// error, after committing what came before it.
+// error, after committing the records before it (and not it).
 func TestFailFast(t *testing.T) {
 	e := newEnv(t, 1)
-	e.produceRaw(payments.TopicLedger, 0, []byte{0, 0})
+	evs := dataset().Events[payments.TopicLedger][0]
+	e.produceRaw(payments.TopicLedger, 0, e.encode(evs[0]), e.encode(evs[1]), e.encode(evs[2]), []byte{0, 0})
 	g, err := payments.Graph(2)
 	if err != nil {
 		t.Fatal(err)
@@ -181,11 +183,18 @@ func TestFailFast(t *testing.T) {
 	select {
 	case err := <-r.done:
 		r.done <- err
-		if !errors.As(err, &de) || !errors.Is(err, schemas.ErrBadHeader) || de.Topic != payments.TopicLedger || de.Offset != 0 {
-			t.Fatalf("Run returned %v, want a *schemas.DecodeError at %s/0@0 wrapping ErrBadHeader", err, payments.TopicLedger)
+		if !errors.As(err, &de) || !errors.Is(err, schemas.ErrBadHeader) || de.Topic != payments.TopicLedger || de.Offset != 3 {
+			t.Fatalf("Run returned %v, want a *schemas.DecodeError at %s/0@3 wrapping ErrBadHeader", err, payments.TopicLedger)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not stop at the bad record")
+	}
+	offsets, err := kadm.NewClient(e.kafka()).FetchOffsets(context.Background(), cfg.Kafka.Group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offsets.Lookup(payments.TopicLedger, 0); !ok || o.At != 3 {
+		t.Errorf("committed %s/0 offset %v, want 3: the records before the bad one, not it", payments.TopicLedger, o.At)
 	}
 }
 
@@ -415,4 +424,55 @@ func TestGraphVersions(t *testing.T) {
 	}
 	e.checkTables(v2, ex)
 	e.checkMismatchesOf(ex, 2)
+}
+
+// TestBrokerOutage drops every connection to the broker for a while: the
+// driver reports not ready, waits the outage out without dead-lettering
+// anything, is ready again once the broker answers, and ends in the
+// reference state.
+func TestBrokerOutage(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := reference(t, g, ds)
+	half := len(ds.Events[payments.TopicPayments][0]) / 2
+	e.produce(ds, 0, half)
+	cfg := e.config("outage")
+	r := e.start(g, cfg)
+	adm := kadm.NewClient(e.kafka())
+	waitFor(t, "the first half", 20*time.Second, r.done, func() (bool, error) {
+		ok, err := e.caughtUp(adm, cfg.Kafka.Group)
+		return ok && r.d.Ready(), err
+	})
+	var down atomic.Bool
+	down.Store(true)
+	e.cluster.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		if !down.Load() {
+			e.cluster.DropControl()
+			return nil, nil, false
+		}
+		e.cluster.KeepControl()
+		return nil, errors.New("broker unreachable"), true
+	})
+	waitFor(t, "the driver to report not ready", 20*time.Second, r.done, func() (bool, error) { return !r.d.Ready(), nil })
+	if !r.d.Healthy() {
+		t.Error("not healthy during a broker outage: the poll loop is alive")
+	}
+	down.Store(false)
+	e.produce(ds, half, -1)
+	waitFor(t, "the driver to catch up after the outage", 20*time.Second, r.done, func() (bool, error) {
+		ok, err := e.caughtUp(adm, cfg.Kafka.Group)
+		return ok && r.d.Ready(), err
+	})
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	e.checkTables(g, ex)
+	e.checkMismatches(ex)
+	if n := len(e.topicRecords(cfg.Kafka.Group + "-dead-letters")); n != ex.deadLetters {
+		t.Errorf("%d dead letters, want %d (the late records only)", n, ex.deadLetters)
+	}
 }

@@ -23,10 +23,17 @@ var errUnowned = errors.New("live: records for a partition number this member do
 // loop consumes until ctx ends or the run fails, then shuts down.
 func (r *run) loop(ctx context.Context) error {
 	d := r.d
+	// Three contexts: poll ends the poll loop (ctx's end, or a fatal
+	// error); stop ends processing (a fatal error); hard ends what must
+	// finish for a clean shutdown — produce, checkpoint, leave — and only
+	// the grace period ends it.
 	hard, hardCancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop, stopCancel := context.WithCancelCause(hard)
 	poll, pollCancel := context.WithCancelCause(ctx)
-	r.cancel = func(err error) { pollCancel(err); hardCancel(err) }
+	r.hard, r.stop = hard, stop
+	r.cancel = func(err error) { pollCancel(err); stopCancel(err) }
 	defer hardCancel(nil)
+	defer stopCancel(nil)
 	defer pollCancel(nil)
 
 	groupOpts := []kgo.Opt{
@@ -46,7 +53,7 @@ func (r *run) loop(ctx context.Context) error {
 			r.revoked(hard, cl, lost, false)
 		}),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
-		kgo.WithHooks(d.kpromC),
+		kgo.WithHooks(d.kpromC, &d.kafka),
 	}
 	if d.cfg.Kafka.InstanceID != "" {
 		groupOpts = append(groupOpts, kgo.InstanceID(d.cfg.Kafka.InstanceID))

@@ -11,6 +11,7 @@ type metrics struct {
 	recordsOut     *prometheus.CounterVec // target (table or topic name)
 	deadLetters    *prometheus.CounterVec // reason
 	mismatchStates *prometheus.CounterVec // topic, status
+	reasons        *prometheus.CounterVec // topic, kind
 	lag            *prometheus.GaugeVec   // topic, partition
 	watermarkDelay *prometheus.GaugeVec   // partition
 	stateKeys      *prometheus.GaugeVec   // partition
@@ -34,6 +35,8 @@ func newMetrics() *metrics {
 			Name: "dead_letters_total", Help: "Records sent to the dead-letter topic, by reason class."}, []string{"reason"}),
 		mismatchStates: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "reckon", Subsystem: "live",
 			Name: "reconciliation_states_total", Help: "Reconciliation states published, by topic and status (OPEN, RESOLVED)."}, []string{"topic", "status"}),
+		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "reckon", Subsystem: "live",
+			Name: "reconciliation_reasons_total", Help: "Reasons of the OPEN reconciliation states published, by topic and kind (MISSING_LEFT, MISSING_RIGHT, FIELD_MISMATCH, …)."}, []string{"topic", "kind"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "reckon", Subsystem: "live",
 			Name: "consumer_lag", Help: "High watermark minus the next offset to process, by input partition."}, []string{"topic", "partition"}),
 		watermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "reckon", Subsystem: "live",
@@ -58,7 +61,7 @@ func newMetrics() *metrics {
 			Name: "restore_seconds", Help: "Time to restore assigned tasks from the changelog.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
 	}
-	m.all = []prometheus.Collector{m.recordsIn, m.recordsOut, m.deadLetters, m.mismatchStates, m.lag,
+	m.all = []prometheus.Collector{m.recordsIn, m.recordsOut, m.deadLetters, m.mismatchStates, m.reasons, m.lag,
 		m.watermarkDelay, m.stateKeys, m.stateBytes, m.flushSeconds, m.commitSeconds, m.retries, m.tasks,
 		m.checkpoints, m.restoreSeconds}
 	return m

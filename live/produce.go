@@ -1,7 +1,6 @@
 package live
 
 import (
-	"context"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,7 +33,7 @@ const (
 
 // publish encodes a topic output with its registered schema, framed, and
 // produces it (a Delete is a tombstone).
-func (r *run) publish(ctx context.Context, o *operators.Output) error {
+func (r *run) publish(o *operators.Output) error {
 	out := r.top.outputs[o.Name]
 	rec := &kgo.Record{Topic: o.Name, Key: []byte(o.Key), Headers: []kgo.RecordHeader{
 		{Key: HeaderID, Value: []byte(o.ID.String())},
@@ -49,16 +48,26 @@ func (r *run) publish(ctx context.Context, o *operators.Output) error {
 			return &ProduceError{Topic: o.Name, Err: err}
 		}
 		rec.Value = b
+		// Reconciliation states (the mismatch record's shape) are counted
+		// by status and reason.
 		if s, ok := o.Value["status"].(string); ok {
 			r.d.m.mismatchStates.WithLabelValues(o.Name, s).Inc()
+			reasons, _ := o.Value["reasons"].([]any)
+			for _, x := range reasons {
+				if m, ok := x.(map[string]any); ok {
+					if kind, ok := m["kind"].(string); ok {
+						r.d.m.reasons.WithLabelValues(o.Name, kind).Inc()
+					}
+				}
+			}
 		}
 	}
-	return r.produce(ctx, rec)
+	return r.produce(rec)
 }
 
 // deadLetter produces the raw record kr to the dead-letter topic with
 // headers saying where it came from and why it was rejected.
-func (r *run) deadLetter(ctx context.Context, kr *kgo.Record, schemaID int, class string, cause error) error {
+func (r *run) deadLetter(kr *kgo.Record, schemaID int, class string, cause error) error {
 	d := r.d
 	rec := &kgo.Record{Topic: d.cfg.Topics.DeadLetters, Key: kr.Key, Value: kr.Value}
 	rec.Headers = append(rec.Headers, kr.Headers...)
@@ -73,17 +82,18 @@ func (r *run) deadLetter(ctx context.Context, kr *kgo.Record, schemaID int, clas
 	)
 	d.m.deadLetters.WithLabelValues(class).Inc()
 	d.log.Debug("dead letter", "topic", kr.Topic, "partition", kr.Partition, "offset", kr.Offset, "reason", class)
-	return r.produce(ctx, rec)
+	return r.produce(rec)
 }
 
-// produce hands rec to the idempotent producer. A record the producer
-// gives up on is remembered; the next checkpoint fails with it, so its
-// offsets are never committed.
-func (r *run) produce(ctx context.Context, rec *kgo.Record) error {
+// produce hands rec to the idempotent producer, under the hard context: a
+// fatal error elsewhere does not fail records already handed over. A
+// record the producer gives up on is remembered; the next checkpoint
+// fails with it, so its offsets are never committed.
+func (r *run) produce(rec *kgo.Record) error {
 	if pe := r.produced.Load(); pe != nil {
 		return pe
 	}
-	r.producer.Produce(ctx, rec, func(rec *kgo.Record, err error) {
+	r.producer.Produce(r.hard, rec, func(rec *kgo.Record, err error) {
 		if err != nil {
 			r.produced.CompareAndSwap(nil, &ProduceError{Topic: rec.Topic, Err: err})
 		}

@@ -22,14 +22,17 @@ import (
 // every record dispatched before it.
 type runner struct {
 	r    *run
-	ctx  context.Context // the run's hard context, set by loop
 	p    int32
 	task *operators.Task
 	in   chan work
 	done chan struct{}
 	// next is, per input topic, the offset after the last record handled
-	// (processed or dead-lettered): what a checkpoint commits.
-	next     map[string]int64
+	// (processed or dead-lettered): what a checkpoint commits. Only the
+	// runner's goroutine writes it.
+	next map[string]int64
+	// start is next when the task was restored, where consumption starts;
+	// read by the group's offset adjustment.
+	start    map[string]int64
 	lastSeen map[string]time.Time
 	idle     map[string]bool
 	// committed is what the last checkpoint committed, to skip idle ones.
@@ -53,7 +56,7 @@ type snapshot struct {
 func newRunner(r *run, p int32, task *operators.Task) *runner {
 	now := r.d.o.now()
 	ru := &runner{r: r, p: p, task: task, in: make(chan work, 4), done: make(chan struct{}),
-		next: task.Offsets(), lastSeen: map[string]time.Time{}, idle: map[string]bool{}, committed: map[string]int64{},
+		next: task.Offsets(), start: task.Offsets(), lastSeen: map[string]time.Time{}, idle: map[string]bool{}, committed: map[string]int64{},
 		out: map[string]prometheus.Counter{}}
 	for _, t := range r.top.inputs {
 		ru.lastSeen[t] = now
@@ -64,7 +67,6 @@ func newRunner(r *run, p int32, task *operators.Task) *runner {
 // loop runs until in is closed, then closes done.
 func (ru *runner) loop(ctx context.Context) {
 	defer close(ru.done)
-	ru.ctx = ctx
 	for w := range ru.in {
 		if w.snap != nil {
 			w.snap <- ru.snapshot()
@@ -81,7 +83,8 @@ func (ru *runner) loop(ctx context.Context) {
 
 func (ru *runner) snapshot() snapshot {
 	ru.markIdle()
-	if err := ru.route(ru.ctx, nil, ru.task.Outputs()); err != nil {
+	// Checkpoints run to the end of the grace period, fatal error or not.
+	if err := ru.route(ru.r.hard, nil, ru.task.Outputs()); err != nil {
 		return snapshot{p: ru.p, err: err}
 	}
 	state, err := ru.task.Snapshot()
@@ -150,7 +153,7 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 			if d.cfg.FailFast {
 				return derr
 			}
-			if err := ru.r.deadLetter(ctx, kr, de.SchemaID, decodeClass(de), derr); err != nil {
+			if err := ru.r.deadLetter(kr, de.SchemaID, decodeClass(de), derr); err != nil {
 				return err
 			}
 			ru.next[topic] = kr.Offset + 1
@@ -215,7 +218,7 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 			}
 			ru.count(o.Name)
 		case operators.TargetTopic:
-			if err := r.publish(ctx, o); err != nil {
+			if err := r.publish(o); err != nil {
 				return err
 			}
 			ru.count(o.Name)
@@ -238,7 +241,7 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 			if o.Record != nil {
 				schemaID = o.Record.SchemaID
 			}
-			if err := r.deadLetter(ctx, kr, schemaID, class, o.Err); err != nil {
+			if err := r.deadLetter(kr, schemaID, class, o.Err); err != nil {
 				return err
 			}
 		}

@@ -79,7 +79,7 @@ func (r *run) start(ctx context.Context) error {
 	r.closers = append(r.closers, r.sink.Close)
 	producer, err := kgo.NewClient(append(slices.Clone(r.base),
 		kgo.RecordPartitioner(partitioner{changelog: d.cfg.Topics.Changelog}),
-		kgo.WithHooks(d.kpromP),
+		kgo.WithHooks(d.kpromP, &d.kafka),
 	)...)
 	if err != nil {
 		return fmt.Errorf("live: producer: %w", err)
@@ -155,12 +155,18 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 			return nil, &TopicError{Topics: missing, Err: ErrMissingTopic}
 		}
 		for _, t := range missing {
+			compact := "compact"
 			var configs map[string]*string
-			if t == d.cfg.Topics.Changelog {
+			switch {
+			case t == d.cfg.Topics.Changelog:
 				// Compacted, with hourly segments so that old snapshots are
 				// cleaned; restores read the last record of a partition.
-				compact, segment := "compact", "3600000"
+				segment := "3600000"
 				configs = map[string]*string{"cleanup.policy": &compact, "segment.ms": &segment}
+			case t != d.cfg.Topics.DeadLetters:
+				// Published topics are keyed changelogs of state (a delete
+				// is a tombstone): compacted.
+				configs = map[string]*string{"cleanup.policy": &compact}
 			}
 			resp, err := adm.CreateTopic(ctx, top.tasks, d.cfg.Topics.ReplicationFactor, configs, t)
 			if err == nil {

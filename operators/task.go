@@ -205,20 +205,9 @@ func (t *Task) extract(s *inputSpec, rec *Record) (string, int64, error) {
 		key = string(rec.Key)
 	} else {
 		v, ok := s.key.Lookup(rec.Value)
-		switch x := v.(type) {
-		case string:
-			key = x
-		case int64:
-			key = strconv.FormatInt(x, 10)
-		case int32:
-			key = strconv.FormatInt(int64(x), 10)
-		case nil:
-			if !ok {
-				return "", 0, fmt.Errorf("%w: field %q missing", ErrNoKey, s.keyRaw)
-			}
-			return "", 0, fmt.Errorf("%w: field %q is null", ErrNoKey, s.keyRaw)
-		default:
-			return "", 0, fmt.Errorf("%w: field %q is a %T", ErrBadKey, s.keyRaw, v)
+		var err error
+		if key, err = keyString(v, ok, s.keyRaw); err != nil {
+			return "", 0, err
 		}
 	}
 	if s.kafkaTime {
@@ -291,6 +280,25 @@ func (t *Task) advance() {
 			s.advance(t, t.wm, t.twm)
 		}
 	}
+}
+
+// keyString turns the value of a key field (found: ok) into a key: a
+// string as is, an int or long in decimal.
+func keyString(v any, ok bool, path string) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case int32:
+		return strconv.FormatInt(int64(x), 10), nil
+	case nil:
+		if !ok {
+			return "", fmt.Errorf("%w: field %q missing", ErrNoKey, path)
+		}
+		return "", fmt.Errorf("%w: field %q is null", ErrNoKey, path)
+	}
+	return "", fmt.Errorf("%w: field %q is a %T", ErrBadKey, path, v)
 }
 
 // change is a record on an internal edge: an event (from an input) or a
@@ -541,19 +549,9 @@ func (t *Task) publish(n *node, c *change) {
 	key := c.outputKey()
 	if n.pub.key != "" {
 		v, ok := c.lookup(n.pub.keyP)
-		switch x := v.(type) {
-		case string:
-			key = x
-		case int64:
-			key = strconv.FormatInt(x, 10)
-		case int32:
-			key = strconv.FormatInt(int64(x), 10)
-		default:
-			if !ok || v == nil {
-				t.reject(n, c, fmt.Errorf("%w: publish %q: key field %q missing or null", ErrNoKey, n.pub.topic, n.pub.key))
-			} else {
-				t.reject(n, c, fmt.Errorf("%w: publish %q: key field %q is a %T", ErrBadKey, n.pub.topic, n.pub.key, v))
-			}
+		var err error
+		if key, err = keyString(v, ok, n.pub.key); err != nil {
+			t.reject(n, c, fmt.Errorf("publish %q: %w", n.pub.topic, err))
 			return
 		}
 	}

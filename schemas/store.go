@@ -185,15 +185,7 @@ func (s *FileStore) Load(ctx context.Context, fn func(Event) error) error {
 	}
 	events := slices.Clip(s.events)
 	s.mu.Unlock()
-	for _, e := range events {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return loadEvents(ctx, events, fn)
 }
 
 // Append writes e as one line and fsyncs the file.
@@ -268,15 +260,7 @@ func (s *MemoryStore) Load(ctx context.Context, fn func(Event) error) error {
 	}
 	events := slices.Clip(s.events)
 	s.mu.Unlock()
-	for _, e := range events {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return nil
+	return loadEvents(ctx, events, fn)
 }
 
 // Append keeps e.
@@ -302,5 +286,19 @@ func (s *MemoryStore) Close() error {
 		return ErrStoreClosed
 	}
 	s.closed = true
+	return nil
+}
+
+// loadEvents calls fn with each event in order, stopping at the first error
+// or when ctx ends.
+func loadEvents(ctx context.Context, events []Event, fn func(Event) error) error {
+	for _, e := range events {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
 	return nil
 }

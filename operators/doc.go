@@ -56,8 +56,9 @@
 // Every Output carries a deterministic ID and a write Version, monotonic
 // per (Name, Key), derived from the input and never from a clock: for match
 // outcomes the newest event time of the episode (milliseconds) shifted left
-// by 20 bits plus its event and timeout counts; for windows twice the event
-// count plus one once fired; for event streams the input offset plus one.
+// by 20 bits, plus twice its event count plus its unpaired timed-out events;
+// for windows twice the event count plus one once fired; for event streams
+// the input offset plus one.
 // Every state a key can pass through has a version below that of its final
 // state, so sinks that keep the highest version per key (projection stores
 // with write timestamps, compacted topics) converge to the same final rows

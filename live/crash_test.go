@@ -71,11 +71,7 @@ func TestCrash(t *testing.T) {
 	}
 	e := newEnv(t, 4)
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 3000, Partitions: 4, Interval: time.Minute})
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	cfg := e.config("crash")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	n := len(ds.Events[payments.TopicPayments][0])
@@ -150,11 +146,7 @@ func TestSIGTERM(t *testing.T) {
 	}
 	e := newEnv(t, 4)
 	ds := dataset()
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	cfg := e.config("sigterm")
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)

@@ -26,11 +26,7 @@ import (
 func TestFaults(t *testing.T) {
 	e := newEnv(t, 4, kfake.NumBrokers(3))
 	ds := dataset()
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)
 

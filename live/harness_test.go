@@ -302,6 +302,17 @@ type expected struct {
 	deadLetters int                                    // dead letters and late records
 }
 
+// referenceRun builds the reference graph (version 2) and its expected
+// final state over ds.
+func referenceRun(t testing.TB, ds *payments.Dataset) (*operators.Graph, expected) {
+	t.Helper()
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, reference(t, g, ds)
+}
+
 func reference(t testing.TB, g *operators.Graph, ds *payments.Dataset, gaps ...gap) expected {
 	t.Helper()
 	ex := expected{tables: map[string]map[string]operators.Output{}, mismatches: map[string]operators.Output{}}

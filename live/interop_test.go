@@ -27,11 +27,7 @@ func TestKcatProducer(t *testing.T) {
 	kcat := testenv.Tool(t, "kcat")
 	e := newEnv(t, 4)
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 150, Partitions: 4, Interval: 30 * time.Minute})
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	dir := t.TempDir()
 	for _, topic := range []string{payments.TopicPayments, payments.TopicLedger} {
 		for p, evs := range ds.Events[topic] {
@@ -82,11 +78,7 @@ func TestPythonProducer(t *testing.T) {
 	python := testenv.Python(t, "confluent_kafka", "avro")
 	e := newEnv(t, 4)
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 150, Partitions: 4, Interval: 30 * time.Minute})
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	lines, _ := e.recordLines(ds)
 	file := filepath.Join(t.TempDir(), "records.jsonl")
 	if err := os.WriteFile(file, lines, 0o644); err != nil {
@@ -115,11 +107,7 @@ func TestKafkajsProducer(t *testing.T) {
 	}
 	e := newEnv(t, 4)
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 150, Partitions: 4, Interval: 30 * time.Minute})
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	lines, n := e.recordLines(ds)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -39,11 +39,7 @@ func TestEndToEnd(t *testing.T) {
 	e := newEnv(t, 4)
 	ds := dataset()
 	e.produce(ds, 0, -1)
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	e.runToEnd(g, e.config("e2e"))
 	e.checkTables(g, ex)
 	e.checkMismatches(ex)
@@ -60,11 +56,7 @@ func TestEndToEnd(t *testing.T) {
 func TestRestart(t *testing.T) {
 	e := newEnv(t, 4)
 	ds := dataset()
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	cfg := e.config("restart")
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)
@@ -235,11 +227,7 @@ func TestStartupChecks(t *testing.T) {
 func TestRebalance(t *testing.T) {
 	e := newEnv(t, 6)
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 900, Partitions: 6, Interval: 3 * time.Minute})
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	cfg := e.config("rebalance")
 	// Short heartbeats notice rebalances sooner; a short fetch wait lets a
 	// member add partitions it is given without waiting out a long poll
@@ -288,11 +276,7 @@ func TestRebalance(t *testing.T) {
 func TestRegistryOutage(t *testing.T) {
 	e := newEnv(t, 4)
 	ds := dataset()
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	e.produce(ds, 0, -1)
 	addr := strings.TrimPrefix(e.registry, "http://")
 	e.stopRegistry()
@@ -433,11 +417,7 @@ func TestGraphVersions(t *testing.T) {
 func TestBrokerOutage(t *testing.T) {
 	e := newEnv(t, 4)
 	ds := dataset()
-	g, err := payments.Graph(2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex := reference(t, g, ds)
+	g, ex := referenceRun(t, ds)
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)
 	cfg := e.config("outage")

@@ -531,7 +531,7 @@ func (e *env) checkMismatchesOf(ex expected, version int) (dups int) {
 			t.Errorf("key %s: missing from the mismatch topic", k)
 			continue
 		}
-		body, err := schema.AppendBinary(nil, o.Value)
+		body, err := schema.AppendBinary(nil, o.NativeValue())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -541,7 +541,7 @@ func (e *env) checkMismatchesOf(ex expected, version int) (dups int) {
 		}
 		if s.version != o.Version || s.id != o.ID.String() || !bytes.Equal(got, body) || id == 0 {
 			gv, _ := schema.AppendJSON(nil, mustDecode(t, e.client, s.value))
-			wv, _ := schema.AppendJSON(nil, o.Value)
+			wv, _ := schema.AppendJSON(nil, o.NativeValue())
 			t.Errorf("key %s: final state version %d id %s differs from the reference (version %d id %s):\n got %s\nwant %s", k, s.version, s.id, o.Version, o.ID, gv, wv)
 		}
 		if last[k] != s.version {

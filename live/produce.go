@@ -41,24 +41,18 @@ func (r *run) publish(o *operators.Output) error {
 	}}
 	if o.Kind == operators.Upsert {
 		b := []byte{0, byte(out.id >> 24), byte(out.id >> 16), byte(out.id >> 8), byte(out.id)}
-		b, err := out.schema.AppendBinary(b, o.Value)
+		b, err := out.schema.AppendBinary(b, o.NativeValue())
 		if err != nil {
 			// The graph built a value its own schema refuses: a bug in the
 			// graph, not in the input.
 			return &ProduceError{Topic: o.Name, Err: err}
 		}
 		rec.Value = b
-		// Reconciliation states (the mismatch record's shape) are counted
-		// by status and reason.
-		if s, ok := o.Value["status"].(string); ok {
-			r.d.m.mismatchStates.WithLabelValues(o.Name, s).Inc()
-			reasons, _ := o.Value["reasons"].([]any)
-			for _, x := range reasons {
-				if m, ok := x.(map[string]any); ok {
-					if kind, ok := m["kind"].(string); ok {
-						r.d.m.reasons.WithLabelValues(o.Name, kind).Inc()
-					}
-				}
+		// Reconciliation states are counted by status and reason.
+		if m := o.Mismatch; m != nil {
+			r.d.m.mismatchStates.WithLabelValues(o.Name, m.Status.String()).Inc()
+			for i := range m.Reasons {
+				r.d.m.reasons.WithLabelValues(o.Name, m.Reasons[i].Kind.String()).Inc()
 			}
 		}
 	}

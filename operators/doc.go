@@ -49,7 +49,11 @@
 // FIELD_MISMATCH with the field and both values, TOLERANCE_EXCEEDED,
 // PRESENCE, CUSTOM, LATE — or RESOLVED, with both sides' provenance, the
 // graph name and version. The mismatch stream is a compacted changelog of
-// reconciliation state keyed by the match key.
+// reconciliation state keyed by the match key. A reconciler builds each
+// state as a typed Mismatch; published outputs carry it in Output.Mismatch
+// and sinks encode its native form (Output.NativeValue), so the Avro-shaped
+// map is built once, by the sink, and only for what it writes. Functions
+// and paths downstream of a reconciler read it as the record.
 //
 // # Outputs, versions and parity
 //

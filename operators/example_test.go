@@ -28,11 +28,11 @@ func Example() {
 	_ = task.Process(&operators.Record{Topic: "ledger", Offset: 0,
 		Value: map[string]any{"payment_id": "p1", "amount_minor": int64(499), "booked_at": t0.Add(time.Minute)}})
 	for _, o := range task.Outputs() {
-		reason := o.Value["reasons"].([]any)[0].(map[string]any)
-		fmt.Println(o.Name, o.Key, o.Value["status"], reason["kind"], reason["field"])
+		m := o.Mismatch
+		fmt.Println(o.Name, o.Key, m.Status, m.Reasons[0].Kind, m.Reasons[0].Field, *m.Reasons[0].Left, *m.Reasons[0].Right)
 	}
 	// Output:
-	// mismatches p1 OPEN FIELD_MISMATCH map[string:amount_minor]
+	// mismatches p1 OPEN FIELD_MISMATCH amount_minor 500 499
 }
 
 // Validate reports every problem of a graph at once.

@@ -69,7 +69,7 @@ func (s *store) write(t tb, outs []operators.Output) {
 		case o.Target == operators.TargetTable:
 			content, err = operators.AppendValue(nil, o.Row)
 		default:
-			content, err = operators.AppendValue(nil, o.Value)
+			content, err = operators.AppendValue(nil, o.NativeValue())
 		}
 		if err != nil {
 			t.Fatalf("encode output: %v", err)

@@ -33,7 +33,6 @@ type matchState struct {
 	purges    timerHeap
 	sideOf    map[string]Side // input topic → side, for late events
 	recs      []*node
-	boxed     map[*node]boxedNames // per reconciler
 	scratch   []int
 	resultBuf matchResult
 }

@@ -69,8 +69,12 @@ type Output struct {
 	KeyValues []any
 	// Row holds every column of a table row, keyed by column name.
 	Row map[string]any
-	// Value is the record published to a topic.
+	// Value is the record published to a topic, in goavro's native form;
+	// nil when Mismatch is set. Sinks encode NativeValue.
 	Value map[string]any
+	// Mismatch is set instead of Value on the outputs of a reconciler
+	// published as they come: the typed reconciliation state.
+	Mismatch *Mismatch
 	// Version is the write version: monotonic per (Name, Key), usable as a
 	// Cassandra write timestamp.
 	Version int64
@@ -82,6 +86,15 @@ type Output struct {
 	// Record and Err are set for DeadLetter and Late outputs.
 	Record *Record
 	Err    error
+}
+
+// NativeValue returns the record published to a topic in goavro's native
+// form: Value, or the native form of Mismatch.
+func (o *Output) NativeValue() map[string]any {
+	if o.Mismatch != nil {
+		return o.Mismatch.Native()
+	}
+	return o.Value
 }
 
 // OutputID identifies an output: a hash of the graph, target, key, kind and

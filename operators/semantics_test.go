@@ -399,8 +399,8 @@ func renderOutputs(outs []operators.Output) []string {
 			}
 		case operators.TargetTopic:
 			fmt.Fprintf(&b, "topic %s %s %s", o.Name, o.Key, renderVersion(o.Version))
-			if o.Value != nil {
-				fmt.Fprintf(&b, " %s", renderMismatch(o.Value))
+			if v := o.NativeValue(); v != nil {
+				fmt.Fprintf(&b, " %s", renderMismatch(v))
 			}
 		default:
 			fmt.Fprintf(&b, "%s: %v", o.Key, o.Err)

@@ -542,9 +542,15 @@ func (t *Task) publish(n *node, c *change) {
 	if version == 0 {
 		version = c.prov.Offset + 1
 	}
-	kind, value := Upsert, c.materialize()
+	kind := Upsert
+	var value map[string]any
+	var mm *Mismatch
 	if c.del {
-		kind, value = Delete, nil
+		kind = Delete
+	} else if v, ok := c.view.(*mismatchView); ok {
+		mm = v.m
+	} else {
+		value = c.materialize()
 	}
 	key := c.outputKey()
 	if n.pub.key != "" {
@@ -555,5 +561,5 @@ func (t *Task) publish(n *node, c *change) {
 			return
 		}
 	}
-	t.emit(Output{Target: TargetTopic, Name: n.pub.topic, Kind: kind, Key: key, Value: value, Version: version, Provenance: c.provenance()})
+	t.emit(Output{Target: TargetTopic, Name: n.pub.topic, Kind: kind, Key: key, Value: value, Mismatch: mm, Version: version, Provenance: c.provenance()})
 }

@@ -73,12 +73,11 @@ func TestGraphFindsInjectedDiscrepancies(t *testing.T) {
 	reasons := map[string]int{}
 	status := map[string]int{}
 	for _, o := range final {
-		status[o.Value["status"].(string)]++
-		for _, r := range o.Value["reasons"].([]any) {
-			m := r.(map[string]any)
-			kind := m["kind"].(string)
-			if f, ok := m["field"].(map[string]any); ok {
-				kind += " " + f["string"].(string)
+		status[o.Mismatch.Status.String()]++
+		for _, r := range o.Mismatch.Reasons {
+			kind := r.Kind.String()
+			if r.Field != "" {
+				kind += " " + r.Field
 			}
 			reasons[kind]++
 		}

@@ -10,9 +10,9 @@ import (
 func TestMismatchViewMatchesNative(t *testing.T) {
 	l, r := "500", "499"
 	m := &Mismatch{ID: OutputID{1, 2}, Key: "p1", Graph: "payments", GraphVersion: 3, Reconciler: "amounts", Status: Open,
-		Reasons: []Reason{{Kind: FieldMismatch, Field: "amount_minor", Left: &l, Right: &r}},
-		Left:    []Provenance{{Topic: "payments", Partition: 0, Offset: 7, Time: time.Date(2026, 1, 1, 9, 0, 0, 1, time.UTC)}},
-		Right:   []Provenance{{Topic: "ledger", Partition: 0, Offset: 9, Time: time.Date(2026, 1, 1, 9, 1, 0, 0, time.UTC)}},
+		Reasons:   []Reason{{Kind: FieldMismatch, Field: "amount_minor", Left: &l, Right: &r}},
+		Left:      []Provenance{{Topic: "payments", Partition: 0, Offset: 7, Time: time.Date(2026, 1, 1, 9, 0, 0, 1, time.UTC)}},
+		Right:     []Provenance{{Topic: "ledger", Partition: 0, Offset: 9, Time: time.Date(2026, 1, 1, 9, 1, 0, 0, time.UTC)}},
 		EventTime: time.Date(2026, 1, 1, 9, 1, 0, 123456789, time.UTC)}
 	native := m.Native()
 	for _, path := range []string{"id", "key", "graph", "graph_version", "reconciler", "status", "reasons", "left", "right", "event_time", "nope"} {

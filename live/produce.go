@@ -41,11 +41,15 @@ func (r *run) publish(o *operators.Output) error {
 	}}
 	if o.Kind == operators.Upsert {
 		b := []byte{0, byte(out.id >> 24), byte(out.id >> 16), byte(out.id >> 8), byte(out.id)}
-		b, err := out.schema.AppendBinary(b, o.NativeValue())
-		if err != nil {
-			// The graph built a value its own schema refuses: a bug in the
-			// graph, not in the input.
-			return &ProduceError{Topic: o.Name, Err: err}
+		if o.Mismatch != nil && out.mismatch {
+			b = o.Mismatch.AppendAvro(b)
+		} else {
+			var err error
+			if b, err = out.schema.AppendBinary(b, o.NativeValue()); err != nil {
+				// The graph built a value its own schema refuses: a bug in
+				// the graph, not in the input.
+				return &ProduceError{Topic: o.Name, Err: err}
+			}
 		}
 		rec.Value = b
 		// Reconciliation states are counted by status and reason.

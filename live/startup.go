@@ -33,6 +33,9 @@ type topology struct {
 type output struct {
 	schema *schemas.Schema
 	id     int
+	// mismatch: the schema is operators.MismatchSchema (same canonical
+	// form), so reconciliation states are encoded without the codec.
+	mismatch bool
 }
 
 // start runs the start-up checks and opens the clients and the sink.
@@ -196,6 +199,10 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 	if err != nil {
 		return nil, err
 	}
+	mismatch, err := schemas.Parse(operators.MismatchSchema)
+	if err != nil {
+		return nil, err
+	}
 	for _, o := range outs {
 		s, err := schemas.Parse(o.Schema)
 		if err != nil {
@@ -205,7 +212,7 @@ func (r *run) check(ctx context.Context) (*topology, error) {
 		if err != nil {
 			return nil, fmt.Errorf("live: register the schema of %s: %w", o.Topic, err)
 		}
-		top.outputs[o.Topic] = output{schema: s, id: id}
+		top.outputs[o.Topic] = output{schema: s, id: id, mismatch: s.Canonical() == mismatch.Canonical()}
 	}
 	level, _ := schemas.ParseLevel(d.cfg.Compatibility) // validated
 	var gateErrs []error

@@ -44,7 +44,7 @@
 //
 // Reconcile compares every matched pair with rules (Equal, EqualFields,
 // Tolerance, Mapped, Present, Custom) and publishes, for every key with a
-// decided outcome, a mismatch record (see examples/payments mismatch.avsc):
+// decided outcome, a mismatch record (schema: MismatchSchema):
 // status OPEN with typed reasons — MISSING_LEFT, MISSING_RIGHT,
 // FIELD_MISMATCH with the field and both values, TOLERANCE_EXCEEDED,
 // PRESENCE, CUSTOM, LATE — or RESOLVED, with both sides' provenance, the

@@ -1,6 +1,18 @@
 package operators
 
-import "time"
+import (
+	_ "embed" // the mismatch schema
+	"encoding/binary"
+	"encoding/hex"
+	"time"
+)
+
+// MismatchSchema is the Avro schema (JSON) of the records a reconciler
+// emits: Mismatch.Native builds them in goavro's native form and
+// Mismatch.AppendAvro encodes them in this schema's binary form directly.
+//
+//go:embed mismatch.avsc
+var MismatchSchema string
 
 // MismatchStatus is the status of a key's reconciliation state.
 type MismatchStatus uint8
@@ -23,8 +35,8 @@ func (s MismatchStatus) String() string {
 
 // Mismatch is the reconciliation state of one key, as a reconciler emits
 // it. Outputs of a reconciler published as they come carry it in
-// Output.Mismatch; Native gives the record in the shape of the mismatch
-// schema (examples/payments/schemas/mismatch.avsc), which sinks encode.
+// Output.Mismatch; Native gives the record in the shape of MismatchSchema
+// and AppendAvro its binary encoding.
 type Mismatch struct {
 	// ID is the id of the output that carries this state.
 	ID           OutputID
@@ -127,4 +139,65 @@ func (v *mismatchView) materialize() map[string]any {
 		v.native = v.m.Native()
 	}
 	return v.native
+}
+
+// AppendAvro appends the state in the binary encoding of MismatchSchema,
+// byte for byte what an Avro library writes for Native with that schema,
+// without building the native record.
+func (m *Mismatch) AppendAvro(b []byte) []byte {
+	var id [2 * len(OutputID{})]byte
+	b = appendAvroBytes(b, hex.AppendEncode(id[:0], m.ID[:]))
+	b = appendAvroString(b, m.Key)
+	b = appendAvroString(b, m.Graph)
+	b = binary.AppendVarint(b, int64(int32(m.GraphVersion)))
+	b = appendAvroString(b, m.Reconciler)
+	b = binary.AppendVarint(b, int64(m.Status)-1) // OPEN, RESOLVED
+	if len(m.Reasons) > 0 {
+		b = binary.AppendVarint(b, int64(len(m.Reasons)))
+		for i := range m.Reasons {
+			r := &m.Reasons[i]
+			b = binary.AppendVarint(b, int64(r.Kind)-1) // the enum's symbols in ReasonKind order
+			if r.Field == "" {
+				b = append(b, 0)
+			} else {
+				b = appendAvroString(append(b, 2), r.Field)
+			}
+			b = appendOptString(b, r.Left)
+			b = appendOptString(b, r.Right)
+			b = appendAvroString(b, r.Detail)
+		}
+	}
+	b = append(b, 0)
+	b = appendAvroSources(b, m.Left)
+	b = appendAvroSources(b, m.Right)
+	return binary.AppendVarint(b, m.EventTime.UnixMilli())
+}
+
+func appendAvroSources(b []byte, ps []Provenance) []byte {
+	if len(ps) > 0 {
+		b = binary.AppendVarint(b, int64(len(ps)))
+		for _, p := range ps {
+			b = appendAvroString(b, p.Topic)
+			b = binary.AppendVarint(b, int64(p.Partition))
+			b = binary.AppendVarint(b, p.Offset)
+			b = binary.AppendVarint(b, p.Time.UnixMilli())
+		}
+	}
+	return append(b, 0)
+}
+
+// appendOptString appends a ["null", "string"] union.
+func appendOptString(b []byte, s *string) []byte {
+	if s == nil {
+		return append(b, 0)
+	}
+	return appendAvroString(append(b, 2), *s)
+}
+
+func appendAvroString(b []byte, s string) []byte {
+	return append(binary.AppendVarint(b, int64(len(s))), s...)
+}
+
+func appendAvroBytes(b, s []byte) []byte {
+	return append(binary.AppendVarint(b, int64(len(s))), s...)
 }

@@ -3,7 +3,7 @@ package operators
 // Reconciliation is a reconciler over the matched stream of a Match.
 type Reconciliation struct {
 	// Mismatches is the reconciliation state per key, as records shaped
-	// like the mismatch schema (examples/payments/schemas/mismatch.avsc);
+	// like MismatchSchema;
 	// published, each is an Output with Mismatch set (see Mismatch):
 	// status OPEN with typed reasons, or RESOLVED. Every key whose episode
 	// has a decided outcome has a state, so the stream works as a compacted

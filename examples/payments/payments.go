@@ -55,7 +55,8 @@ var (
 	PaymentV2 = schema("payment-v2")
 	LedgerV1  = schema("ledger-entry-v1")
 	LedgerV2  = schema("ledger-entry-v2")
-	Mismatch  = schema("mismatch")
+	// Mismatch is the schema of the reconciler's records.
+	Mismatch = operators.MismatchSchema
 )
 
 // StatusDirection maps a payment status to the ledger direction it books.

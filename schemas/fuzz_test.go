@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/reckon-dev/reckon/operators"
 )
 
 // FuzzParseFrame: no input panics; a failure wraps ErrBadHeader; a success
@@ -33,11 +35,7 @@ func FuzzParseFrame(f *testing.F) {
 // every failure is a *DecodeError wrapping one of the four sentinels.
 func FuzzDecode(f *testing.F) {
 	v1, v2 := paymentSchema(f, "v1"), paymentSchema(f, "v2")
-	mismatchJSON, err := readExample("mismatch")
-	if err != nil {
-		f.Fatal(err)
-	}
-	mismatch := mustParse(f, mismatchJSON)
+	mismatch := mustParse(f, operators.MismatchSchema)
 	src := &mapSource{schemas: map[int]*Schema{1: v1, 2: v2, 3: mismatch}}
 	dec, err := NewDecoder(src, v2)
 	if err != nil {

@@ -683,7 +683,11 @@ def load(name):
     import os
 
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "..", "..", "examples", "payments", "schemas", name + ".avsc")) as f:
+    root = os.path.join(here, "..", "..", "..")
+    path = os.path.join(root, "examples", "payments", "schemas", name + ".avsc")
+    if name == "mismatch":
+        path = os.path.join(root, "operators", "mismatch.avsc")
+    with open(path) as f:
         return json.load(f)
 
 

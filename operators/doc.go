@@ -42,6 +42,14 @@
 // when the watermark passes their window, and corrected by a later upsert
 // under the same key when a partner arrives that is not late.
 //
+// Each outcome publishes every view of the key: an upsert of the views it
+// has (matched pair, unmatched left, unmatched right) and a delete of the
+// others, even of a view the key never had. Whether a view was present
+// before depends on the processing order and on restarts: a run that
+// crashed after writing a view and resumed from an earlier snapshot may
+// never see that view again, and only the unconditional delete removes
+// the row it left behind (TestParity fails without it).
+//
 // Reconcile compares every matched pair with rules (Equal, EqualFields,
 // Tolerance, Mapped, Present, Custom) and publishes, for every key with a
 // decided outcome, a mismatch record (schema: MismatchSchema):

@@ -65,6 +65,10 @@ func runLive(ctx context.Context, cfg *config, log *slog.Logger, reg *prometheus
 	return errors.Join(err, stopHTTP())
 }
 
+// httpShutdownTimeout bounds the HTTP server's shutdown once the driver has
+// stopped: a process told to stop exits within shutdown_grace plus this.
+const httpShutdownTimeout = 5 * time.Second
+
 // serveHTTP serves h on addr (nothing when addr is empty) until the
 // returned stop is called; stop shuts the server down and waits for it.
 func serveHTTP(addr string, h http.Handler, log *slog.Logger) (stop func() error, err error) {
@@ -80,7 +84,7 @@ func serveHTTP(addr string, h http.Handler, log *slog.Logger) (stop func() error
 	go func() { done <- srv.Serve(ln) }()
 	log.Info("serving metrics and health", "url", "http://"+ln.Addr().String()+"/metrics")
 	return func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
 		defer cancel()
 		err := srv.Shutdown(ctx)
 		if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {

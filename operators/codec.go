@@ -243,12 +243,17 @@ func readString(b []byte) (string, []byte, error) {
 // EncodeKey encodes primary-key values into the string used as
 // Output.Key for tables.
 func EncodeKey(vals []any) (string, error) {
-	var b []byte
+	b, err := appendKey(nil, vals)
+	return string(b), err
+}
+
+// appendKey appends the encoding of EncodeKey to b.
+func appendKey(b []byte, vals []any) ([]byte, error) {
 	var err error
 	for _, v := range vals {
 		if b, err = AppendValue(b, v); err != nil {
-			return "", err
+			return b, err
 		}
 	}
-	return string(b), nil
+	return b, nil
 }

@@ -108,9 +108,10 @@ func sourceValues(ps []Provenance) []any {
 }
 
 // mismatchView reads the scalar fields of a Mismatch by path without
-// building its native form; other paths read the native form.
+// building its native form; other paths read the native form. It holds
+// the Mismatch itself: one allocation for both.
 type mismatchView struct {
-	m      *Mismatch
+	m      Mismatch
 	native map[string]any
 }
 

@@ -21,7 +21,7 @@ func TestMismatchViewMatchesNative(t *testing.T) {
 			t.Fatal(err)
 		}
 		want, wantOK := p.Lookup(native)
-		got, gotOK := (&mismatchView{m: m}).lookup(p)
+		got, gotOK := (&mismatchView{m: *m}).lookup(p)
 		if gotOK != wantOK || !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: view gives %#v (%v), native record %#v (%v)", path, got, gotOK, want, wantOK)
 		}

@@ -56,7 +56,7 @@ func (m *matchState) mismatchChange(t *Task, r *node, key, okey string, version,
 	if len(reasons) > 0 {
 		status = Open
 	}
-	mm := &Mismatch{
+	v := &mismatchView{m: Mismatch{
 		ID:           t.outputID(Output{Target: TargetTopic, Name: r.name, Key: okey, Version: version, Kind: Upsert}),
 		Key:          key,
 		Graph:        t.g.name,
@@ -67,6 +67,6 @@ func (m *matchState) mismatchChange(t *Task, r *node, key, okey string, version,
 		Left:         left,
 		Right:        right,
 		EventTime:    time.Unix(0, maxTime).UTC(),
-	}
-	return &change{key: key, okey: okey, time: maxTime, view: &mismatchView{m: mm}, version: version, provs: provs}
+	}}
+	return &change{key: key, okey: okey, time: maxTime, view: v, version: version, provs: provs}
 }

@@ -486,7 +486,9 @@ func (t *Task) project(n *node, c *change) {
 		}
 		keyVals[i] = v
 	}
-	key, err := EncodeKey(keyVals)
+	b, err := appendKey(t.scratch[:0], keyVals)
+	t.scratch = b
+	key := string(b)
 	if err != nil {
 		t.reject(n, c, fmt.Errorf("table %q: %w", name, err))
 		return
@@ -548,7 +550,7 @@ func (t *Task) publish(n *node, c *change) {
 	if c.del {
 		kind = Delete
 	} else if v, ok := c.view.(*mismatchView); ok {
-		mm = v.m
+		mm = &v.m
 	} else {
 		value = c.materialize()
 	}

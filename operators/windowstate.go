@@ -18,6 +18,7 @@ type windowState struct {
 	fires    timerHeap
 	purges   timerHeap
 	keyBuf   []byte
+	groupBuf []any // the group values of the event being received
 }
 
 // winAgg is one window (or session) of one group.
@@ -56,16 +57,17 @@ func (w *windowState) receive(t *Task, c *change) {
 	if c.del {
 		return
 	}
-	var group []any
+	// group is scratch: a window created below keeps a copy.
+	group := w.groupBuf[:0]
 	if len(w.spec.group) == 0 {
-		group = []any{c.key}
+		group = append(group, c.key)
 	} else {
-		group = make([]any, len(w.spec.group))
-		for i, p := range w.spec.groupPaths {
+		for _, p := range w.spec.groupPaths {
 			v, _ := c.lookup(p)
-			group[i] = v
+			group = append(group, v)
 		}
 	}
+	w.groupBuf = group
 	buf := w.keyBuf[:0]
 	var err error
 	for _, v := range group {
@@ -76,7 +78,7 @@ func (w *windowState) receive(t *Task, c *change) {
 	}
 	w.keyBuf = buf
 	if w.spec.shape == session {
-		w.addSession(t, c, string(buf), group)
+		w.addSession(t, c, string(buf), slices.Clone(group))
 		return
 	}
 	size := int64(w.spec.size)
@@ -91,7 +93,7 @@ func (w *windowState) receive(t *Task, c *change) {
 		a, ok := w.wins.Get(string(buf))
 		if !ok {
 			okey := string(buf)
-			a = &winAgg{okey: okey, groupKey: okey[:glen], group: group, start: start, end: start + size, acc: w.initAcc()}
+			a = &winAgg{okey: okey, groupKey: okey[:glen], group: slices.Clone(group), start: start, end: start + size, acc: w.initAcc()}
 			w.wins.Put(okey, a)
 			// A window whose end the watermark has already reached (its
 			// event is not late, but behind) fires at once.

@@ -32,29 +32,37 @@ type matchState struct {
 	timeouts  timerHeap
 	purges    timerHeap
 	sideOf    map[string]Side // input topic → side, for late events
+	topics    []string        // input topics, sorted (mEvent.topic)
 	recs      []*node
 	scratch   []int
 	resultBuf matchResult
 }
 
-// mEvent is one event held by the matcher: 48 bytes beside its value.
+// mEvent is one event held by the matcher: 32 bytes beside its value.
 type mEvent struct {
 	time      int64
 	offset    int64
 	value     map[string]any
-	topic     string
 	partition int32
-	side      Side
+	// topic indexes matchState.topics, which is sorted: comparing indexes
+	// compares topic names.
+	topic uint16
+	side  Side
 }
 
-func (e *mEvent) prov() Provenance {
-	return Provenance{Topic: e.topic, Partition: e.partition, Offset: e.offset, Time: time.Unix(0, e.time).UTC()}
-}
-
+// matchKey is the state of one key. Most keys hold a pair: events starts
+// in inline, in the same allocation.
 type matchKey struct {
 	events     []mEvent
 	tdue, pdue int64
 	published  int64 // version last published (0: none)
+	inline     [2]mEvent
+}
+
+func newMatchKey() *matchKey {
+	k := &matchKey{tdue: math.MaxInt64, pdue: math.MaxInt64}
+	k.events = k.inline[:0]
+	return k
 }
 
 func newMatchState(g *Graph, n *node) *matchState {
@@ -62,6 +70,7 @@ func newMatchState(g *Graph, n *node) *matchState {
 	for i, in := range n.in {
 		for _, src := range sources(in) {
 			m.sideOf[src] = Side(i + 1)
+			m.topics = append(m.topics, src)
 			for _, gn := range g.nodes {
 				if gn.kind == kindInput && gn.input.topic == src {
 					m.lateness = max(m.lateness, int64(gn.input.lateness))
@@ -69,12 +78,24 @@ func newMatchState(g *Graph, n *node) *matchState {
 			}
 		}
 	}
+	slices.Sort(m.topics)
+	m.topics = slices.Compact(m.topics)
 	for _, sub := range n.subs[portMatched] {
 		if sub.kind == kindReconcile {
 			m.recs = append(m.recs, sub)
 		}
 	}
 	return m
+}
+
+// topicIndex returns the index of an input topic in m.topics.
+func (m *matchState) topicIndex(topic string) (uint16, bool) {
+	i, ok := slices.BinarySearch(m.topics, topic)
+	return uint16(i), ok
+}
+
+func (m *matchState) prov(e *mEvent) Provenance {
+	return Provenance{Topic: m.topics[e.topic], Partition: e.partition, Offset: e.offset, Time: time.Unix(0, e.time).UTC()}
 }
 
 func (m *matchState) receive(t *Task, from *node, p port, c *change) {
@@ -84,11 +105,12 @@ func (m *matchState) receive(t *Task, from *node, p port, c *change) {
 	}
 	k, ok := m.byKey.Get(c.key)
 	if !ok {
-		// Most keys hold a pair: room for two events.
-		k = &matchKey{events: make([]mEvent, 0, 2), tdue: math.MaxInt64, pdue: math.MaxInt64}
+		k = newMatchKey()
 		m.byKey.Put(c.key, k)
 	}
-	e := mEvent{time: c.time, side: side, topic: c.prov.Topic, partition: c.prov.Partition, offset: c.prov.Offset, value: c.materialize()}
+	// Every topic that reaches the match is one of its sources.
+	topic, _ := m.topicIndex(c.prov.Topic)
+	e := mEvent{time: c.time, side: side, topic: topic, partition: c.prov.Partition, offset: c.prov.Offset, value: c.materialize()}
 	i, found := slices.BinarySearchFunc(k.events, e, compareEvents)
 	if found {
 		return // the same input record twice
@@ -102,10 +124,7 @@ func compareEvents(a, b mEvent) int {
 	case a.time != b.time:
 		return cmpInt(a.time, b.time)
 	case a.topic != b.topic:
-		if a.topic < b.topic {
-			return -1
-		}
-		return 1
+		return cmpInt(int64(a.topic), int64(b.topic))
 	case a.partition != b.partition:
 		return cmpInt(int64(a.partition), int64(b.partition))
 	}
@@ -330,7 +349,7 @@ func (m *matchState) advance(t *Task, wm, twm int64) {
 // emitResult publishes a key's outcome on the match's outputs.
 func (m *matchState) emitResult(t *Task, res *matchResult) {
 	n := m.n
-	provs := res.provenance()
+	provs := m.provenance(res)
 	if subs := n.subs[portMatched]; len(subs) > 0 {
 		c := &change{key: res.key, okey: res.key, version: res.version, time: res.maxTime, provs: provs}
 		if len(res.pairs) > 0 {
@@ -364,10 +383,10 @@ func (m *matchState) emitResult(t *Task, res *matchResult) {
 	}
 }
 
-func (res *matchResult) provenance() []Provenance {
+func (m *matchState) provenance(res *matchResult) []Provenance {
 	out := make([]Provenance, len(res.comp))
 	for i := range res.comp {
-		out[i] = res.comp[i].prov()
+		out[i] = m.prov(&res.comp[i])
 	}
 	return out
 }
@@ -454,7 +473,7 @@ func (m *matchState) encode(_ *Task, b []byte) ([]byte, error) {
 		for _, e := range k.events {
 			b = append(b, byte(e.side))
 			b = binary.AppendVarint(b, e.time)
-			b = appendString(b, e.topic)
+			b = appendString(b, m.topics[e.topic])
 			b = binary.AppendVarint(b, int64(e.partition))
 			b = binary.AppendVarint(b, e.offset)
 			if b, err = AppendValue(b, e.value); err != nil {
@@ -477,7 +496,8 @@ func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 	m.timeouts, m.purges = nil, nil
 	for range nkeys {
 		key := r.string()
-		k := &matchKey{published: r.varint(), tdue: math.MaxInt64, pdue: math.MaxInt64}
+		k := newMatchKey()
+		k.published = r.varint()
 		nev := r.uvarint()
 		for range nev {
 			if r.err != nil {
@@ -485,7 +505,12 @@ func (m *matchState) decode(t *Task, b []byte) ([]byte, error) {
 			}
 			e := mEvent{side: Side(r.byte())}
 			e.time = r.varint()
-			e.topic, e.partition, e.offset = r.string(), int32(r.varint()), r.varint()
+			topic := r.string()
+			var ok bool
+			if e.topic, ok = m.topicIndex(topic); !ok && r.err == nil {
+				return nil, fmt.Errorf("%w: match %q holds an event of topic %q, not one of its inputs", ErrBadSnapshot, m.n.name, topic)
+			}
+			e.partition, e.offset = int32(r.varint()), r.varint()
 			v := r.value()
 			e.value, _ = v.(map[string]any)
 			k.events = append(k.events, e)

@@ -89,7 +89,7 @@ func ExampleTask_Snapshot() {
 	fmt.Println("resume at", restored.Offsets())
 	_ = restored.Process(&operators.Record{Topic: "events", Offset: 1, Timestamp: time.Unix(70, 0), Value: map[string]any{"id": "a"}})
 	for _, o := range restored.Outputs() {
-		fmt.Println(o.Name, o.Row["n"], o.Version)
+		fmt.Println(o.Name, o.Row()["n"], o.Version)
 	}
 	// Output:
 	// resume at map[events:1]

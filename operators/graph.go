@@ -133,9 +133,10 @@ type node struct {
 	win   *windowSpec
 	table *TableSpec
 	pub   *publishSpec
-	// cols and paths are a projected table's columns (keys first) and
-	// their compiled paths, filled by Validate.
+	// cols, names and paths are a projected table's columns (keys
+	// first), their names and their compiled paths, filled by Validate.
 	cols  []ColumnSpec
+	names []string
 	paths []Path
 	// keyFromMatch: the table is fed by a matcher output and keyed by the
 	// match key, which is also what its deletes carry.

@@ -67,7 +67,7 @@ func (s *store) write(t tb, outs []operators.Output) {
 		switch {
 		case o.Kind == operators.Delete:
 		case o.Target == operators.TargetTable:
-			content, err = operators.AppendValue(nil, o.Row)
+			content, err = operators.AppendValue(nil, o.Row())
 		default:
 			content, err = operators.AppendValue(nil, o.NativeValue())
 		}

@@ -67,8 +67,12 @@ type Output struct {
 	Key string
 	// KeyValues holds the primary-key column values in table order (tables only).
 	KeyValues []any
-	// Row holds every column of a table row, keyed by column name.
-	Row map[string]any
+	// Columns names the columns of a table row (tables only): keys first,
+	// in TableSpec.AllColumns order. It is shared: do not modify it.
+	Columns []string
+	// Values holds the value of each column of Columns (table upserts
+	// only); Values[:len(KeyValues)] are the key values.
+	Values []any
 	// Value is the record published to a topic, in goavro's native form;
 	// nil when Mismatch is set. Sinks encode NativeValue.
 	Value map[string]any
@@ -86,6 +90,18 @@ type Output struct {
 	// Record and Err are set for DeadLetter and Late outputs.
 	Record *Record
 	Err    error
+}
+
+// Row returns a table row by column name (nil for a delete).
+func (o *Output) Row() map[string]any {
+	if o.Values == nil {
+		return nil
+	}
+	row := make(map[string]any, len(o.Columns))
+	for i, name := range o.Columns {
+		row[name] = o.Values[i]
+	}
+	return row
 }
 
 // NativeValue returns the record published to a topic in goavro's native

@@ -394,8 +394,8 @@ func renderOutputs(outs []operators.Output) []string {
 				key[i] = render(k)
 			}
 			fmt.Fprintf(&b, "table %s [%s] %s", o.Name, strings.Join(key, " "), renderVersion(o.Version))
-			if o.Row != nil {
-				fmt.Fprintf(&b, " %s", render(o.Row))
+			if row := o.Row(); row != nil {
+				fmt.Fprintf(&b, " %s", render(row))
 			}
 		case operators.TargetTopic:
 			fmt.Fprintf(&b, "topic %s %s %s", o.Name, o.Key, renderVersion(o.Version))

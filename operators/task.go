@@ -465,7 +465,13 @@ func (t *Task) project(n *node, c *change) {
 		version = c.prov.Offset + 1
 	}
 	nkeys := len(n.table.PartitionKeys) + len(n.table.Clustering)
-	keyVals := make([]any, nkeys)
+	// One array holds the row: key values first.
+	size := len(n.cols)
+	if c.del {
+		size = nkeys
+	}
+	vals := make([]any, size)
+	keyVals := vals[:nkeys:nkeys]
 	for i := range nkeys {
 		if n.keyFromMatch {
 			v, err := convertColumn(&n.cols[0], matchKeyValue(n.cols[0].Type, c.key))
@@ -494,23 +500,18 @@ func (t *Task) project(n *node, c *change) {
 		return
 	}
 	if c.del {
-		t.emit(Output{Target: TargetTable, Name: name, Kind: Delete, Key: key, KeyValues: keyVals, Version: version, Provenance: c.provenance()})
+		t.emit(Output{Target: TargetTable, Name: name, Kind: Delete, Key: key, KeyValues: keyVals, Columns: n.names, Version: version, Provenance: c.provenance()})
 		return
 	}
-	row := make(map[string]any, len(n.cols))
-	for i, col := range n.cols {
-		if i < nkeys {
-			row[col.Name] = keyVals[i]
-			continue
-		}
+	for i := nkeys; i < len(n.cols); i++ {
 		v, err := t.column(n, i, c)
 		if err != nil {
 			t.reject(n, c, fmt.Errorf("table %q: %w", name, err))
 			return
 		}
-		row[col.Name] = v
+		vals[i] = v
 	}
-	t.emit(Output{Target: TargetTable, Name: name, Kind: Upsert, Key: key, KeyValues: keyVals, Row: row, Version: version, Provenance: c.provenance()})
+	t.emit(Output{Target: TargetTable, Name: name, Kind: Upsert, Key: key, KeyValues: keyVals, Columns: n.names, Values: vals, Version: version, Provenance: c.provenance()})
 }
 
 // matchKeyValue converts a match key back to its field's type.

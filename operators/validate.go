@@ -614,8 +614,10 @@ func (g *Graph) link() {
 		n.subs = map[port][]*node{}
 		if n.kind == kindProject {
 			n.cols = n.table.AllColumns()
+			n.names = make([]string, len(n.cols))
 			n.paths = make([]Path, len(n.cols))
 			for i, c := range n.cols {
+				n.names[i] = c.Name
 				if c.Func == nil {
 					n.paths[i], _ = ParsePath(c.Path)
 				}

@@ -42,20 +42,20 @@ var benchStatuses = [3]string{"AUTHORIZED", "CAPTURED", "SETTLED"}
 func benchOutputs(table string, evs []benchEvent, pass int) []operators.Output {
 	outs := make([]operators.Output, len(evs))
 	created := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	// As a graph emits them: columns positionally, one shared slice of names.
+	names := columnNames(paymentSpec(table))
 	for i, e := range evs {
 		id := fmt.Sprintf("pay-%08d", e.key)
 		v := int64(pass*3 + e.round + 1)
-		row := map[string]any{
-			"payment_id": id, "merchant_id": fmt.Sprintf("m-%04d", e.key%997), "amount_minor": int64(1000 + e.key),
-			"currency": "EUR", "status": benchStatuses[e.round], "created_at": created.Add(time.Duration(e.key) * time.Second),
-			"booked_at": nil,
-		}
+		var booked any
 		if e.round > 0 {
-			row["booked_at"] = created.Add(time.Duration(e.key)*time.Second + time.Hour)
+			booked = created.Add(time.Duration(e.key)*time.Second + time.Hour)
 		}
 		key, _ := operators.EncodeKey([]any{id})
+		vals := []any{id, fmt.Sprintf("m-%04d", e.key%997), int64(1000 + e.key), "EUR", benchStatuses[e.round],
+			created.Add(time.Duration(e.key) * time.Second), booked}
 		outs[i] = operators.Output{Target: operators.TargetTable, Name: table, Kind: operators.Upsert,
-			Key: key, KeyValues: []any{id}, Row: row, Version: v}
+			Key: key, KeyValues: vals[:1], Columns: names, Values: vals, Version: v}
 	}
 	return outs
 }

@@ -60,6 +60,7 @@ type cqlTable struct {
 	name     string
 	cols     []Column
 	keys     []Column
+	pos      positions
 	nPart    int
 	upsert   string
 	del      string
@@ -644,10 +645,14 @@ func (t *cqlTable) bind(writes []Write) ([]boundWrite, []plannedWrite, error) {
 		}
 		vals := make([]any, len(t.cols))
 		args := make([]any, 0, len(t.cols)+1)
+		var pos []int
+		if w.Columns != nil {
+			pos = t.pos.of(t.cols, w.Columns)
+		}
 		for j, c := range t.cols {
 			if c.Kind != kindValue {
 				vals[j] = key[j]
-			} else if vals[j], err = normalize(t.name, c, w.Row[c.Name]); err != nil {
+			} else if vals[j], err = normalize(t.name, c, w.value(pos, j, c.Name)); err != nil {
 				return nil, nil, err
 			}
 			v, err := cqlValue(c, vals[j])

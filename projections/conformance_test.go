@@ -24,6 +24,7 @@ import (
 // suite can run repeatedly against a real cluster whose keyspace persists.
 func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("TypesRoundTrip", func(t *testing.T) { testTypesRoundTrip(t, open(t)) })
+	t.Run("PositionalWrites", func(t *testing.T) { testPositionalWrites(t, open(t)) })
 	t.Run("KeyTypes", func(t *testing.T) { testKeyTypes(t, open(t)) })
 	t.Run("IdempotentRedelivery", func(t *testing.T) { testRedelivery(t, open(t)) })
 	t.Run("OutOfOrder", func(t *testing.T) { testOutOfOrder(t, open(t)) })
@@ -193,6 +194,47 @@ func testTypesRoundTrip(t *testing.T, s Store) {
 	}
 	if rows := scanAll(t, s, table); len(rows) != 3 {
 		t.Errorf("scan returned %d rows, want 3", len(rows))
+	}
+}
+
+// A positional write (Columns and Values) stores what the same row given
+// by name stores, whatever the order of Columns; columns it leaves out, and
+// columns the table does not have, are as absent from Row.
+func testPositionalWrites(t *testing.T, s Store) {
+	spec := everyTypeSpec(uniqueName(t, "positional"))
+	byName, positional := create(t, s, spec, 1), create(t, s, spec, 2)
+	row := map[string]any{
+		"id": "r", "c_text": "héllo", "c_bigint": int64(-5), "c_int": int32(7), "c_double": 0.5, "c_boolean": true,
+		"c_timestamp": time.Date(2024, 2, 29, 23, 59, 58, 123_000_000, time.UTC), "c_decimal": big.NewRat(3, 4),
+		"c_list": []string{"x"}, "c_map": map[string]string{"k": "v"},
+	}
+	// Reversed, without c_blob and c_uuid, with a column the table lacks.
+	var names []string
+	var vals []any
+	for _, c := range slices.Backward(columnNames(spec)) {
+		if c != "c_blob" && c != "c_uuid" {
+			names, vals = append(names, c), append(vals, row[c])
+		}
+	}
+	names, vals = append(names, "not_a_column"), append(vals, "ignored")
+	for v := int64(1); v <= 2; v++ { // twice: the second write uses the cached positions
+		row["c_bigint"], vals[slices.Index(names, "c_bigint")] = v, v
+		apply(t, s, byName, Write{Key: []any{"r"}, Row: row, Version: v})
+		apply(t, s, positional, Write{Key: []any{"r"}, Columns: names, Values: vals, Version: v})
+	}
+	want, ok := get(t, s, byName, "r")
+	if !ok {
+		t.Fatal("row written by name is missing")
+	}
+	got, ok := get(t, s, positional, "r")
+	if !ok {
+		t.Fatal("row written positionally is missing")
+	}
+	if d := diffRow(got, want, columnNames(spec)); d != "" {
+		t.Errorf("positional row differs from the row by name: %s", d)
+	}
+	if got["c_bigint"] != int64(2) || got["c_blob"] != nil {
+		t.Errorf("positional row %v: want c_bigint 2 and no c_blob", got)
 	}
 }
 
@@ -651,10 +693,19 @@ func (c *countingStore) Apply(ctx context.Context, table string, ws []Write) err
 	return c.Store.Apply(ctx, table, ws)
 }
 
+// paymentColumns are the columns of paymentSpec, shared as a graph's
+// outputs share theirs.
+var paymentColumns = columnNames(paymentSpec("payments"))
+
 func paymentOutput(table, id string, v int64, status string) operators.Output {
 	w := payment(id, v, status)
 	key, _ := operators.EncodeKey(w.Key)
-	return operators.Output{Target: operators.TargetTable, Name: table, Kind: operators.Upsert, Key: key, KeyValues: w.Key, Row: w.Row, Version: v}
+	vals := make([]any, len(paymentColumns))
+	for i, c := range paymentColumns {
+		vals[i] = w.Row[c]
+	}
+	return operators.Output{Target: operators.TargetTable, Name: table, Kind: operators.Upsert, Key: key, KeyValues: w.Key,
+		Columns: paymentColumns, Values: vals, Version: v}
 }
 
 func testSinkCoalescing(t *testing.T, s Store) {
@@ -713,7 +764,7 @@ func testSinkCoalescing(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	del := paymentOutput(name, "p0", 4, "")
-	del.Kind, del.Row = operators.Delete, nil
+	del.Kind, del.Values = operators.Delete, nil
 	if err := sink.Write(ctx, []operators.Output{paymentOutput(name, "p0", 5, "S5"), del, paymentOutput(name, "p1", 4, "S4"), paymentOutput(name, "p1", 4, "S4")}); err != nil {
 		t.Fatal(err)
 	}

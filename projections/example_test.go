@@ -17,12 +17,15 @@ func paymentStatus() *operators.TableSpec {
 		Column("amount_minor", "amount_minor", operators.TypeBigInt)
 }
 
+// output is a table output as the graph emits it: the row's values in
+// the order of the table's columns, keys first.
 func output(id, status string, amount, version int64) operators.Output {
 	key, _ := operators.EncodeKey([]any{id})
+	vals := []any{id, status, amount}
 	return operators.Output{
 		Target: operators.TargetTable, Name: "payment_status", Kind: operators.Upsert,
-		Key: key, KeyValues: []any{id}, Version: version,
-		Row: map[string]any{"payment_id": id, "status": status, "amount_minor": amount},
+		Key: key, KeyValues: vals[:1], Version: version,
+		Columns: []string{"payment_id", "status", "amount_minor"}, Values: vals,
 	}
 }
 

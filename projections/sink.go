@@ -101,7 +101,7 @@ func (s *Sink) Write(ctx context.Context, outs []operators.Output) error {
 }
 
 func (s *Sink) add(table string, out *operators.Output) {
-	w := Write{Key: out.KeyValues, Row: out.Row, Delete: out.Kind == operators.Delete, Version: out.Version}
+	w := Write{Key: out.KeyValues, Columns: out.Columns, Values: out.Values, Delete: out.Kind == operators.Delete, Version: out.Version}
 	p := s.pending[table]
 	if p == nil {
 		p = &pendingTable{index: map[string]int{}}

@@ -68,6 +68,7 @@ type sqliteTable struct {
 	name   string
 	cols   []Column
 	keys   []Column
+	pos    positions
 	upsert multiRow
 	del    multiRow
 	get    string
@@ -589,6 +590,10 @@ func (t *sqliteTable) args(writes []Write) ([][]any, error) {
 			return nil, err
 		}
 		start := len(flat)
+		var pos []int
+		if w.Columns != nil && !w.Delete {
+			pos = t.pos.of(t.cols, w.Columns)
+		}
 		for j, c := range t.cols {
 			if c.Kind != kindValue {
 				flat = append(flat, sqliteValue(c, key[j]))
@@ -597,7 +602,7 @@ func (t *sqliteTable) args(writes []Write) ([][]any, error) {
 			if w.Delete {
 				continue
 			}
-			v, err := normalize(t.name, c, w.Row[c.Name])
+			v, err := normalize(t.name, c, w.value(pos, j, c.Name))
 			if err != nil {
 				return nil, err
 			}

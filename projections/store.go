@@ -81,6 +81,13 @@ type Write struct {
 	// Row holds the value columns (key columns may be present too);
 	// columns absent from Row are written as null. Ignored for deletes.
 	Row map[string]any
+	// Columns and Values give the row positionally instead of Row (which
+	// is then ignored): Values[i] is the value of the column named
+	// Columns[i]; table columns not in Columns are written as null. Sinks
+	// pass operators outputs this way, without building a map; writes of
+	// one table should share one Columns slice, and must not modify it.
+	Columns []string
+	Values  []any
 	// Delete removes the row instead of upserting it.
 	Delete bool
 	// Version is the write timestamp: monotonic per key.

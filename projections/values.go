@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/reckon-dev/reckon/operators"
@@ -180,4 +182,40 @@ func canonicalUUID(s string) (string, error) {
 		}
 	}
 	return string(b), nil
+}
+
+// positions maps the columns of a store table to positions in the Columns
+// of positional writes. Writes of one table share their Columns slice, so
+// the mapping is cached per slice (checked by content on every use).
+type positions struct {
+	mu    sync.Mutex
+	names []string
+	pos   []int
+}
+
+// of returns, for each of cols, its index in names (-1: absent).
+func (p *positions) of(cols []Column, names []string) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pos != nil && slices.Equal(p.names, names) {
+		return p.pos
+	}
+	pos := make([]int, len(cols))
+	for i, c := range cols {
+		pos[i] = slices.Index(names, c.Name)
+	}
+	p.names, p.pos = names, pos
+	return pos
+}
+
+// value returns the value w gives column j of a store table, named name;
+// pos maps the table's columns into w.Columns (from positions.of).
+func (w *Write) value(pos []int, j int, name string) any {
+	if w.Columns == nil {
+		return w.Row[name]
+	}
+	if p := pos[j]; p >= 0 && p < len(w.Values) {
+		return w.Values[p]
+	}
+	return nil
 }

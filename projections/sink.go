@@ -27,13 +27,17 @@ import (
 // with is an error. A failed Flush keeps what it could not apply, so the
 // next Flush (or Close) retries it; writes are idempotent.
 //
-// A Sink is safe for concurrent use; it starts no goroutines. Close
-// flushes, within the context of the last Write or Flush, and does not
-// close the store.
+// A Sink is safe for concurrent use; it starts no goroutines. Writes do
+// not wait for a flush in progress: Flush takes the buffer and applies it
+// while later writes fill the next one. Close flushes, within the context
+// of the last Write or Flush, and does not close the store.
 type Sink struct {
 	store  Store
 	tables map[string]string // projection name → table name
 	o      options
+
+	// flushMu serializes flushes; it is taken before mu.
+	flushMu sync.Mutex
 
 	mu      sync.Mutex
 	pending map[string]*pendingTable // by table name
@@ -44,7 +48,12 @@ type Sink struct {
 
 type pendingTable struct {
 	index  map[string]int // encoded key → position in writes (coalescing)
-	writes []Write
+	writes []keyedWrite
+}
+
+type keyedWrite struct {
+	key string // the encoded primary key (coalescing)
+	w   Write
 }
 
 // NewSink creates (or reopens) the tables of specs for graph version g in
@@ -72,11 +81,12 @@ func NewSink(ctx context.Context, store Store, g Graph, specs []*operators.Table
 	return s, nil
 }
 
-// Write buffers the table outputs of outs.
+// Write buffers the table outputs of outs. When the buffer reaches
+// WithMaxPending writes, Write flushes it before it returns.
 func (s *Sink) Write(ctx context.Context, outs []operators.Output) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
 	s.ctx = ctx
@@ -87,40 +97,45 @@ func (s *Sink) Write(ctx context.Context, outs []operators.Output) error {
 		}
 		table, ok := s.tables[out.Name]
 		if !ok {
+			s.mu.Unlock()
 			return &TableError{Op: "write", Table: out.Name, Err: fmt.Errorf("%w: the sink has no table %q", ErrUnknownTable, out.Name)}
 		}
 		if out.Kind != operators.Upsert && out.Kind != operators.Delete {
+			s.mu.Unlock()
 			return &TableError{Op: "write", Table: table, Err: fmt.Errorf("%w: a table output must be an upsert or a delete, not %s", ErrValue, out.Kind)}
 		}
-		s.add(table, out)
+		key := out.Key
+		if key == "" && s.o.coalesce {
+			key, _ = operators.EncodeKey(out.KeyValues)
+		}
+		s.add(table, key, Write{Key: out.KeyValues, Columns: out.Columns, Values: out.Values, Delete: out.Kind == operators.Delete, Version: out.Version})
 	}
-	if s.n >= s.o.maxPending {
-		return s.flush(ctx)
+	full := s.n >= s.o.maxPending
+	s.mu.Unlock()
+	if full {
+		return s.Flush(ctx)
 	}
 	return nil
 }
 
-func (s *Sink) add(table string, out *operators.Output) {
-	w := Write{Key: out.KeyValues, Columns: out.Columns, Values: out.Values, Delete: out.Kind == operators.Delete, Version: out.Version}
+// add buffers w, a write of table under the encoded key (used when
+// coalescing). The caller holds mu.
+func (s *Sink) add(table, key string, w Write) {
 	p := s.pending[table]
 	if p == nil {
 		p = &pendingTable{index: map[string]int{}}
 		s.pending[table] = p
 	}
 	if s.o.coalesce {
-		key := out.Key
-		if key == "" {
-			key, _ = operators.EncodeKey(out.KeyValues)
-		}
 		if i, ok := p.index[key]; ok {
-			if supersedes(w, p.writes[i]) {
-				p.writes[i] = w
+			if supersedes(w, p.writes[i].w) {
+				p.writes[i].w = w
 			}
 			return
 		}
 		p.index[key] = len(p.writes)
 	}
-	p.writes = append(p.writes, w)
+	p.writes = append(p.writes, keyedWrite{key: key, w: w})
 	s.n++
 }
 
@@ -130,32 +145,65 @@ func supersedes(w, old Write) bool {
 	return w.Version > old.Version || (w.Version == old.Version && w.Delete && !old.Delete)
 }
 
-// Flush applies every buffered write.
+// Flush applies every write buffered before it was called. Writes made
+// meanwhile wait for the next Flush.
 func (s *Sink) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return ErrClosed
 	}
 	s.ctx = ctx
+	s.mu.Unlock()
 	return s.flush(ctx)
 }
 
+// flush takes the buffer and applies it, table by table; what it could not
+// apply goes back to the buffer, beneath the writes made meanwhile. The
+// caller holds flushMu, not mu.
 func (s *Sink) flush(ctx context.Context) error {
-	names := make([]string, 0, len(s.pending))
-	for name := range s.pending {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending, s.n = map[string]*pendingTable{}, 0
+	s.mu.Unlock()
+	names := make([]string, 0, len(batch))
+	for name := range batch {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	for _, name := range names {
-		p := s.pending[name]
-		if err := s.store.Apply(ctx, name, p.writes); err != nil {
+	for i, name := range names {
+		p := batch[name]
+		ws := make([]Write, len(p.writes))
+		for j := range p.writes {
+			ws[j] = p.writes[j].w
+		}
+		if err := s.store.Apply(ctx, name, ws); err != nil {
+			s.restore(batch, names[i:])
 			return err
 		}
-		s.n -= len(p.writes)
-		delete(s.pending, name)
 	}
 	return nil
+}
+
+// restore puts the tables names of an unapplied batch back into the
+// buffer, before the writes made since the batch was taken.
+func (s *Sink) restore(batch map[string]*pendingTable, names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	later := s.pending
+	s.pending, s.n = map[string]*pendingTable{}, 0
+	for _, name := range names {
+		for _, kw := range batch[name].writes {
+			s.add(name, kw.key, kw.w)
+		}
+	}
+	for name, p := range later {
+		for _, kw := range p.writes {
+			s.add(name, kw.key, kw.w)
+		}
+	}
 }
 
 // Close flushes what is buffered, within the context of the last Write or
@@ -163,13 +211,19 @@ func (s *Sink) flush(ctx context.Context) error {
 // applied; they are lost with the sink and must be produced again (by
 // re-reading the input from the last committed offsets).
 func (s *Sink) Close() error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	if err := s.flush(s.ctx); err != nil {
+	ctx := s.ctx
+	s.mu.Unlock()
+	if err := s.flush(ctx); err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		return errors.Join(fmt.Errorf("projections: sink closed with %d writes not applied", s.n), err)
 	}
 	return nil

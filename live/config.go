@@ -20,8 +20,11 @@ type Config struct {
 	// Store is the projections store URL (see projections.Open):
 	// sqlite:PATH or cassandra://HOST/KEYSPACE. Default
 	// projections.DefaultStoreURL. Ignored when WithSink is given.
-	Store  string       `yaml:"store"`
-	Topics TopicsConfig `yaml:"topics"`
+	Store string `yaml:"store"`
+	// Cassandra holds the password of a cassandra:// Store, so that it
+	// need not be in the URL.
+	Cassandra CassandraConfig `yaml:"cassandra"`
+	Topics    TopicsConfig    `yaml:"topics"`
 	// FailFast stops Run at the first bad record with its typed error: a
 	// *schemas.DecodeError (the record is not dead-lettered, and a restart
 	// meets it again) or an *operators.RecordError (the graph has taken
@@ -45,6 +48,13 @@ type Config struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// MaxPollRecords caps the records one poll returns. Default 10000.
 	MaxPollRecords int `yaml:"max_poll_records"`
+}
+
+// CassandraConfig is the secret of a Cassandra projections store.
+type CassandraConfig struct {
+	// Password is a secret: never logged; String redacts it. It overrides
+	// a password in the Store URL. Default none.
+	Password string `yaml:"password"`
 }
 
 // KafkaConfig says how to reach Kafka.
@@ -263,6 +273,9 @@ func (c Config) String() string {
 	}
 	if c.Registry.Password != "" {
 		c.Registry.Password = "xxxxx"
+	}
+	if c.Cassandra.Password != "" {
+		c.Cassandra.Password = "xxxxx"
 	}
 	type plain Config // no String method: no recursion
 	return fmt.Sprintf("%+v", plain(c))

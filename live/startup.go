@@ -64,7 +64,7 @@ func (r *run) start(ctx context.Context) error {
 		if url == "" {
 			url = projections.DefaultStoreURL
 		}
-		store, err := projections.Open(ctx, url)
+		store, err := projections.Open(ctx, url, projections.WithPassword(d.cfg.Cassandra.Password))
 		if err != nil {
 			return fmt.Errorf("live: open projections store %s: %w", projections.RedactURL(url), err)
 		}

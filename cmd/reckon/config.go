@@ -66,6 +66,8 @@ func settings() []setting {
 		{key: "registry.password", def: "(none)", doc: "registry basic-auth password (secret: environment or file only)"},
 		{key: "registry.password_file", flag: "registry-password-file", def: "(none)", doc: "file holding the registry password"},
 		{key: "store", flag: "store", def: projections.DefaultStoreURL, doc: "projection store: sqlite:PATH or cassandra://HOST[,HOST…]/KEYSPACE"},
+		{key: "cassandra.password", def: "(the store URL's)", doc: "password of a cassandra:// store (secret: environment or file only)"},
+		{key: "cassandra.password_file", flag: "cassandra-password-file", def: "(none)", doc: "file holding the Cassandra password"},
 		{key: "topics.dead_letters", flag: "dead-letter-topic", def: "(<kafka.group>-dead-letters)", doc: "dead-letter topic"},
 		{key: "topics.changelog", flag: "changelog-topic", def: "(<kafka.group>-changelog)", doc: "state changelog topic (compacted)"},
 		{key: "topics.create", flag: "create-topics", def: "false", doc: "create missing internal and output topics"},

@@ -279,8 +279,3 @@ func (m *runtimeMem) read() {
 	runtime.ReadMemStats(&s)
 	m.total = s.TotalAlloc
 }
-
-func readExample(name string) (string, error) {
-	b, err := os.ReadFile("../examples/payments/schemas/" + name + ".avsc")
-	return string(b), err
-}

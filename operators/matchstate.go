@@ -318,28 +318,29 @@ func (m *matchState) schedule(key string, k *matchKey, tdue int64) {
 	if tdue != k.tdue {
 		k.tdue = tdue
 		if tdue != math.MaxInt64 {
-			m.timeouts.push(timer{due: tdue, key: key})
+			m.timeouts.push(timer{due: tdue, key: key, mk: k})
 		}
 	}
 	if pdue != k.pdue {
 		k.pdue = pdue
 		if pdue != math.MaxInt64 {
-			m.purges.push(timer{due: pdue, key: key})
+			m.purges.push(timer{due: pdue, key: key, mk: k})
 		}
 	}
 }
 
 func (m *matchState) advance(t *Task, wm, twm int64) {
+	// A timer is stale when its key moved the deadline or left the state.
 	for len(m.timeouts) > 0 && m.timeouts[0].due < twm {
 		tm := m.timeouts.pop()
-		if k, ok := m.byKey.Get(tm.key); ok && k.tdue == tm.due {
+		if k := tm.mk; len(k.events) > 0 && k.tdue == tm.due {
 			k.tdue = math.MaxInt64
 			m.update(t, tm.key, k)
 		}
 	}
 	for len(m.purges) > 0 && m.purges[0].due < wm {
 		tm := m.purges.pop()
-		if k, ok := m.byKey.Get(tm.key); ok && k.pdue == tm.due {
+		if k := tm.mk; len(k.events) > 0 && k.pdue == tm.due {
 			k.pdue = math.MaxInt64
 			m.update(t, tm.key, k)
 		}

@@ -4,6 +4,11 @@ package operators
 type timer struct {
 	due int64
 	key string
+	// mk is the state of the key of a matcher timer: the matcher checks a
+	// popped timer against it without looking the key up. Matcher keys
+	// are updated in place (a KeyedState hands out its values), and a key
+	// removed from the state has no events left.
+	mk *matchKey
 }
 
 // timerHeap is a min-heap of timers by deadline (then key). Entries are not

@@ -309,11 +309,14 @@ func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo
 	return assigned, nil
 }
 
-// restore returns the newest snapshot of each task of ps that has one.
-// The last record of a task's changelog partition is usually its newest
-// snapshot, so restore reads that record first, and reads a partition
-// from its start only when the last record belongs to another graph
-// version.
+// restore returns the newest committed snapshot of each task of ps that
+// has one. The changelog is read with isolation level read_committed, up
+// to its last stable offset: snapshots of a transaction that is open or
+// was aborted are never restored. The last data record of a task's
+// changelog partition is usually its newest snapshot (followed by a
+// transaction marker with exactly-once delivery), so restore reads the
+// last two records first, and reads a partition from its start only when
+// they hold no snapshot of this graph version.
 func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error) {
 	d := r.d
 	topic := d.cfg.Topics.Changelog
@@ -321,7 +324,7 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
 	cl.Close()
 	if err != nil {
 		return nil, err
@@ -338,7 +341,7 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 		}
 		if o.Offset > 0 {
 			until[p] = o.Offset
-			tail[p] = kgo.NewOffset().At(o.Offset - 1)
+			tail[p] = kgo.NewOffset().At(max(0, o.Offset-2))
 		}
 	}
 	found, err := r.scan(ctx, tail, until)
@@ -371,7 +374,9 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 }
 
 // scan reads changelog partitions from the offsets in from up to the end
-// offsets in until, and returns the last record with each task's key.
+// offsets in until, and returns the last record with each task's key. It
+// reads committed records, and keeps transaction markers (which take
+// offsets too) to see where a partition ends.
 func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int32]int64) (map[int32]*kgo.Record, error) {
 	found := map[int32]*kgo.Record{}
 	if len(from) == 0 {
@@ -379,7 +384,8 @@ func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int
 	}
 	topic := r.d.cfg.Topics.Changelog
 	cl, err := kgo.NewClient(append(slices.Clone(r.base),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))...)
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +405,7 @@ func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int
 			if _, ok := want[rec.Partition]; !ok {
 				return
 			}
-			if string(rec.Key) == r.snapshotKey(rec.Partition) {
+			if !rec.Attrs.IsControl() && string(rec.Key) == r.snapshotKey(rec.Partition) {
 				found[rec.Partition] = rec
 			}
 			if rec.Offset >= until[rec.Partition]-1 {

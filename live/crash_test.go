@@ -49,6 +49,7 @@ func child() int {
 		Topics:         live.TopicsConfig{Create: true},
 		CommitInterval: 20 * time.Millisecond,
 		IdleTimeout:    -1,
+		Delivery:       os.Getenv("RECKON_LIVE_DELIVERY"),
 	}
 	err = live.Run(ctx, g, cfg, live.WithLogger(quiet()), live.WithKafkaOpts(
 		kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
@@ -228,7 +229,7 @@ func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
 	cmd = exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "RECKON_LIVE_CHILD=1",
 		"RECKON_LIVE_BROKERS="+strings.Join(e.brokers, ","), "RECKON_LIVE_GROUP="+cfg.Kafka.Group,
-		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store)
+		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store, "RECKON_LIVE_DELIVERY="+cfg.Delivery)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -77,6 +77,9 @@ func (r *run) start(ctx context.Context) error {
 		r.sink = sink
 	}
 	r.closers = append(r.closers, r.sink.Close)
+	if d.exactlyOnce() {
+		return nil // the transact session produces (see loop)
+	}
 	producer, err := kgo.NewClient(append(slices.Clone(r.base),
 		kgo.RecordPartitioner(partitioner{changelog: d.cfg.Topics.Changelog}),
 		kgo.WithHooks(d.kpromP, &d.kafka),

@@ -42,12 +42,17 @@ func child() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	interval, err := time.ParseDuration(os.Getenv("RECKON_LIVE_COMMIT_INTERVAL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	cfg := live.Config{
 		Kafka:          live.KafkaConfig{Brokers: strings.Split(os.Getenv("RECKON_LIVE_BROKERS"), ","), Group: os.Getenv("RECKON_LIVE_GROUP"), InstanceID: "child"},
 		Registry:       live.RegistryConfig{URL: os.Getenv("RECKON_LIVE_REGISTRY")},
 		Store:          os.Getenv("RECKON_LIVE_STORE"),
 		Topics:         live.TopicsConfig{Create: true},
-		CommitInterval: 20 * time.Millisecond,
+		CommitInterval: interval,
 		IdleTimeout:    -1,
 		Delivery:       os.Getenv("RECKON_LIVE_DELIVERY"),
 	}
@@ -74,6 +79,7 @@ func TestCrash(t *testing.T) {
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 3000, Partitions: 4, Interval: time.Minute})
 	g, ex := referenceRun(t, ds)
 	cfg := e.config("crash")
+	cfg.CommitInterval = 20 * time.Millisecond
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	n := len(ds.Events[payments.TopicPayments][0])
 	const kills = 10
@@ -149,6 +155,7 @@ func TestSIGTERM(t *testing.T) {
 	ds := dataset()
 	g, ex := referenceRun(t, ds)
 	cfg := e.config("sigterm")
+	cfg.CommitInterval = 20 * time.Millisecond
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)
 	adm := kadm.NewClient(e.kafka())
@@ -218,8 +225,9 @@ func TestSIGTERM(t *testing.T) {
 	}
 }
 
-// child starts the test binary as a driver process; exited reports its
-// end. The test's cleanup kills it if it is still running.
+// child starts the test binary as a driver process with cfg's group,
+// store, commit interval and delivery; exited reports its end. The test's
+// cleanup kills it if it is still running.
 func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
 	e.t.Helper()
 	exe, err := os.Executable()
@@ -229,7 +237,8 @@ func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
 	cmd = exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "RECKON_LIVE_CHILD=1",
 		"RECKON_LIVE_BROKERS="+strings.Join(e.brokers, ","), "RECKON_LIVE_GROUP="+cfg.Kafka.Group,
-		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store, "RECKON_LIVE_DELIVERY="+cfg.Delivery)
+		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store, "RECKON_LIVE_DELIVERY="+cfg.Delivery,
+		"RECKON_LIVE_COMMIT_INTERVAL="+cfg.CommitInterval.String())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

@@ -1,6 +1,7 @@
 package live_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -138,17 +139,37 @@ func TestTxnCrash(t *testing.T) {
 	g, ex := referenceRun(t, ds)
 	cfg := e.txnConfig("txn-crash")
 	cfg.Kafka.InstanceID = "child"
+	// Transactions stay open long enough for kills to land inside.
+	cfg.CommitInterval = 250 * time.Millisecond
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
 	n := len(ds.Events[payments.TopicPayments][0])
 	const kills = 6
 	adm := kadm.NewClient(e.kafka())
 	for i := range kills {
 		e.produce(ds, i*n/(kills+1), (i+1)*n/(kills+1))
+		published := endSum(t, adm, payments.TopicMismatches)
 		cmd, exited := e.child(cfg)
-		select {
-		case err := <-exited:
-			t.Fatalf("child %d exited before it was killed: %v", i, err)
-		case <-time.After(time.Duration(rng.IntN(250)) * time.Millisecond):
+		if i%2 == 0 {
+			// A random moment in the first 250ms: start-up, restore,
+			// processing or checkpointing.
+			select {
+			case err := <-exited:
+				t.Fatalf("child %d exited before it was killed: %v", i, err)
+			case <-time.After(time.Duration(rng.IntN(250)) * time.Millisecond):
+			}
+		} else {
+			// As soon as it publishes: inside a transaction, most
+			// likely before it ends.
+			deadline := time.After(10 * time.Second)
+			for endSum(t, adm, payments.TopicMismatches) == published {
+				select {
+				case err := <-exited:
+					t.Fatalf("child %d exited before it published: %v", i, err)
+				case <-deadline:
+					t.Fatalf("child %d published nothing in 10s", i)
+				default:
+				}
+			}
 		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -163,4 +184,20 @@ func TestTxnCrash(t *testing.T) {
 	e.checkTables(g, ex)
 	aborted := e.checkExactlyOnce(ex, cfg.Kafka.Group)
 	t.Logf("%d records of aborted transactions (left open by a killed member)", aborted)
+	if aborted == 0 {
+		t.Error("no kill left a transaction open: the test did not exercise aborts")
+	}
+}
+
+// endSum sums the end offsets (high watermarks: committed or not) of a
+// topic's partitions.
+func endSum(t *testing.T, adm *kadm.Client, topic string) int64 {
+	t.Helper()
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
+	return sum
 }

@@ -2,6 +2,7 @@ package live_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -200,4 +201,44 @@ func endSum(t *testing.T, adm *kadm.Client, topic string) int64 {
 	var sum int64
 	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
 	return sum
+}
+
+// TestTxnRestoreReadsCommitted puts snapshots that do not restore into
+// the changelog inside an aborted transaction (partition 0) and inside a
+// transaction left open (partition 1), as a member killed or fenced in the
+// middle of a checkpoint leaves them: restore reads committed records
+// only, so the driver never sees them and runs to the reference state.
+func TestTxnRestoreReadsCommitted(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, ex := referenceRun(t, ds)
+	cfg := e.txnConfig("txn-restore")
+	changelog := cfg.Kafka.Group + "-changelog"
+	adm := kadm.NewClient(e.kafka())
+	if _, err := adm.CreateTopic(context.Background(), 4, -1, nil, changelog); err != nil {
+		t.Fatal(err)
+	}
+	bogus := func(p int32) *kgo.Record {
+		return &kgo.Record{Topic: changelog, Partition: p, Key: fmt.Appendf(nil, "%s/v%d/%d", g.Name(), g.Version(), p),
+			Value: []byte("not a snapshot"), Headers: []kgo.RecordHeader{{Key: live.HeaderFingerprint, Value: []byte(g.Fingerprint())}}}
+	}
+	ctx := context.Background()
+	for p, commit := range map[int32]*kgo.TransactionEndTry{0: new(kgo.TryAbort), 1: nil} {
+		cl := e.kafka(kgo.TransactionalID(fmt.Sprintf("zombie-%d", p)), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, bogus(p)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if commit != nil {
+			if err := cl.EndTransaction(ctx, *commit); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.produce(ds, 0, -1)
+	e.runToEnd(g, cfg)
+	e.checkTables(g, ex)
+	e.checkExactlyOnce(ex, cfg.Kafka.Group)
 }

@@ -53,7 +53,8 @@ type Config struct {
 	// records, the dead letters, the task snapshots and the consumed
 	// offsets; consumers read with isolation level read_committed and
 	// see every record once). Projection writes are idempotent in both.
-	// Exactly-once needs Kafka 2.5 or later (KIP-447); see
+	// Exactly-once needs Kafka 2.5 or later (KIP-447) and a
+	// CommitInterval of at most MaxTxnCommitInterval; see
 	// KafkaConfig.InstanceID for the transactional id. Default
 	// at-least-once.
 	Delivery string `yaml:"delivery"`
@@ -146,6 +147,11 @@ const (
 	DefaultMaxPollRecords = 10000
 	DefaultCompatibility  = "BACKWARD_TRANSITIVE"
 	DefaultDelivery       = DeliveryAtLeastOnce
+	// MaxTxnCommitInterval bounds CommitInterval with exactly-once
+	// delivery: transactions time out after twice the commit interval
+	// (at least 40s), within the broker's default limit of 15 minutes
+	// (transaction.max.timeout.ms).
+	MaxTxnCommitInterval = 5 * time.Minute
 )
 
 // ErrConfig is wrapped by every *ConfigError.
@@ -278,7 +284,11 @@ func (c Config) Validate() error {
 		add("max_poll_records", "must be positive")
 	}
 	switch c.Delivery {
-	case "", DeliveryAtLeastOnce, DeliveryExactlyOnce:
+	case "", DeliveryAtLeastOnce:
+	case DeliveryExactlyOnce:
+		if c.CommitInterval > MaxTxnCommitInterval {
+			add("commit_interval", "at most %s with delivery %s (a transaction stays open for a commit interval)", MaxTxnCommitInterval, DeliveryExactlyOnce)
+		}
 	default:
 		add("delivery", "%q is not a delivery mode: use %s or %s", c.Delivery, DeliveryAtLeastOnce, DeliveryExactlyOnce)
 	}

@@ -84,6 +84,15 @@ func TestConfigDelivery(t *testing.T) {
 			t.Errorf("delivery %q: %v", mode, err)
 		}
 	}
+	c.CommitInterval = live.MaxTxnCommitInterval + time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "commit_interval: at most 5m0s with delivery exactly-once") {
+		t.Errorf("a commit interval over %s with exactly-once: got %v", live.MaxTxnCommitInterval, err)
+	}
+	c.Delivery = live.DeliveryAtLeastOnce
+	if err := c.Validate(); err != nil {
+		t.Errorf("a long commit interval with at-least-once: %v", err)
+	}
+	c.CommitInterval = 0
 	c.Delivery = "transactional"
 	err = c.Validate()
 	if err == nil || !strings.Contains(err.Error(), `delivery: "transactional" is not a delivery mode: use at-least-once or exactly-once`) {

@@ -160,7 +160,14 @@ func TestPoisonRecords(t *testing.T) {
 
 // TestFailFast stops at the first undecodable record with its typed
 // error, after committing the records before it (and not it).
-func TestFailFast(t *testing.T) {
+func TestFailFast(t *testing.T) { testFailFast(t, live.DeliveryAtLeastOnce) }
+
+// TestTxnFailFast is TestFailFast with exactly-once delivery: the final
+// transaction commits the offsets the task handled, not those the poll
+// loop fetched (the bad record and what follows it).
+func TestTxnFailFast(t *testing.T) { testFailFast(t, live.DeliveryExactlyOnce) }
+
+func testFailFast(t *testing.T, delivery string) {
 	e := newEnv(t, 1)
 	evs := dataset().Events[payments.TopicLedger][0]
 	e.produceRaw(payments.TopicLedger, 0, e.encode(evs[0]), e.encode(evs[1]), e.encode(evs[2]), []byte{0, 0})
@@ -168,8 +175,10 @@ func TestFailFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.produceRaw(payments.TopicLedger, 0, e.encode(evs[4])) // fetched with the bad record
 	cfg := e.config("failfast")
 	cfg.FailFast = true
+	cfg.Delivery = delivery
 	r := e.start(g, cfg)
 	var de *schemas.DecodeError
 	select {

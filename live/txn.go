@@ -34,6 +34,7 @@ func (r *run) session(ctx context.Context, groupOpts []kgo.Opt) error {
 	opts := append(append([]kgo.Opt{}, r.base...), groupOpts...)
 	opts = append(opts,
 		kgo.TransactionalID(txid),
+		kgo.TransactionTimeout(max(40*time.Second, 2*d.cfg.CommitInterval)),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RecordPartitioner(partitioner{changelog: d.cfg.Topics.Changelog}),
 		kgo.WithHooks(d.kpromC, d.kpromP, &d.kafka),

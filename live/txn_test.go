@@ -45,10 +45,12 @@ func (e *env) checkExactlyOnce(ex expected, group string) (aborted int) {
 }
 
 // TestTxnEndToEnd runs the dataset through a driver with exactly-once
-// delivery in two halves, stopping it in between: the second run restores
-// every task from the committed changelog. The final projections and
-// mismatch states equal the reference run, and a read_committed consumer
-// sees every published record and every dead letter exactly once.
+// delivery in two halves, stopping it in between. The first run has a
+// commit interval longer than the test: its one transaction is the one
+// shutdown commits. The second run restores every task from the
+// committed changelog. The final projections and mismatch states equal
+// the reference run, and a read_committed consumer sees every published
+// record and every dead letter exactly once.
 func TestTxnEndToEnd(t *testing.T) {
 	e := newEnv(t, 4)
 	ds := dataset()
@@ -56,10 +58,26 @@ func TestTxnEndToEnd(t *testing.T) {
 	cfg := e.txnConfig("txn-e2e")
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)
+	adm := kadm.NewClient(e.kafka())
+	first := cfg
+	first.CommitInterval = live.MaxTxnCommitInterval
 	reg := prometheus.NewRegistry()
-	e.runToEnd(g, cfg, live.WithMetrics(reg))
-	if n := metric(t, reg, "reckon_live_checkpoints_total", "result", "ok"); n == 0 {
-		t.Error("no transaction committed")
+	r := e.start(g, first, live.WithMetrics(reg))
+	in := float64(totalEnd(t, adm))
+	waitFor(t, "the first run to take every record in", 20*time.Second, r.done, func() (bool, error) {
+		return metric(t, reg, "reckon_live_records_in_total", "", "") == in, nil
+	})
+	if ok, err := e.caughtUp(adm, cfg.Kafka.Group); err != nil || ok {
+		t.Fatalf("offsets committed before the first checkpoint (caught up %v, %v)", ok, err)
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if ok, err := e.caughtUp(adm, cfg.Kafka.Group); err != nil || !ok {
+		t.Fatalf("shutdown did not commit every offset it handled (caught up %v, %v)", ok, err)
+	}
+	if n := metric(t, reg, "reckon_live_checkpoints_total", "result", "ok"); n != 1 {
+		t.Errorf("%v transactions committed, want 1 (at shutdown)", n)
 	}
 	e.produce(ds, half, -1)
 	reg = prometheus.NewRegistry()

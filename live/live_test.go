@@ -235,9 +235,20 @@ func TestStartupChecks(t *testing.T) {
 // no output is published twice.
 func TestRebalance(t *testing.T) {
 	e := newEnv(t, 6)
+	g, ex, _ := e.rebalance(e.config("rebalance"))
+	e.checkTables(g, ex)
+	if dups := e.checkMismatches(ex); dups != 0 {
+		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
+	}
+}
+
+// rebalance is the scenario of TestRebalance, over six partitions: it
+// returns the graph, the reference state and the members' metrics.
+func (e *env) rebalance(cfg live.Config) (*operators.Graph, expected, []*prometheus.Registry) {
+	t := e.t
+	t.Helper()
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 900, Partitions: 6, Interval: 3 * time.Minute})
 	g, ex := referenceRun(t, ds)
-	cfg := e.config("rebalance")
 	// Short heartbeats notice rebalances sooner; a short fetch wait lets a
 	// member add partitions it is given without waiting out a long poll
 	// on the ones it had.
@@ -272,10 +283,7 @@ func TestRebalance(t *testing.T) {
 	if err := c.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	e.checkTables(g, ex)
-	if dups := e.checkMismatches(ex); dups != 0 {
-		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
-	}
+	return g, ex, regs
 }
 
 // TestRegistryOutage starts the driver while the schema registry is down:

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -204,12 +205,7 @@ func (r *run) abort(ctx context.Context, cause error) error {
 // offsets, adding the partitions req lacks.
 func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, offsets map[string]map[int32]int64) {
 	for t, ps := range offsets {
-		i := -1
-		for j := range req.Topics {
-			if req.Topics[j].Topic == t {
-				i = j
-			}
-		}
+		i := slices.IndexFunc(req.Topics, func(rt kmsg.TxnOffsetCommitRequestTopic) bool { return rt.Topic == t })
 		if i < 0 {
 			rt := kmsg.NewTxnOffsetCommitRequestTopic()
 			rt.Topic = t
@@ -218,12 +214,7 @@ func setTxnOffsets(req *kmsg.TxnOffsetCommitRequest, offsets map[string]map[int3
 		}
 		rt := &req.Topics[i]
 		for p, o := range ps {
-			k := -1
-			for j := range rt.Partitions {
-				if rt.Partitions[j].Partition == p {
-					k = j
-				}
-			}
+			k := slices.IndexFunc(rt.Partitions, func(rp kmsg.TxnOffsetCommitRequestTopicPartition) bool { return rp.Partition == p })
 			if k < 0 {
 				rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 				rp.Partition = p

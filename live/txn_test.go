@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
@@ -97,42 +96,10 @@ func TestTxnEndToEnd(t *testing.T) {
 // snapshots; a read_committed consumer still sees every record once.
 func TestTxnRebalance(t *testing.T) {
 	e := newEnv(t, 6)
-	ds := payments.Generate(payments.GeneratorConfig{Payments: 900, Partitions: 6, Interval: 3 * time.Minute})
-	g, ex := referenceRun(t, ds)
-	cfg := e.txnConfig("txn-rebalance")
-	fast := live.WithKafkaOpts(kgo.HeartbeatInterval(50*time.Millisecond), kgo.FetchMaxWait(100*time.Millisecond))
-	third := len(ds.Events[payments.TopicPayments][0]) / 3
-	adm := kadm.NewClient(e.kafka())
-	caughtUp := func() (bool, error) { return e.caughtUp(adm, cfg.Kafka.Group) }
-
-	e.produce(ds, 0, third)
-	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry(), prometheus.NewRegistry()}
 	// No static membership (a static member does not leave the group
 	// when it stops): each member's transactional id is random.
-	a := e.start(g, cfg, fast, live.WithMetrics(regs[0]))
-	waitFor(t, "the first member to catch up", 20*time.Second, a.done, caughtUp)
-	b := e.start(g, cfg, fast, live.WithMetrics(regs[1]))
-	c := e.start(g, cfg, fast, live.WithMetrics(regs[2]))
-	e.produce(ds, third, 2*third)
-	waitFor(t, "every member to run two tasks", 20*time.Second, b.done, func() (bool, error) {
-		for _, reg := range regs {
-			if metric(t, reg, "reckon_live_tasks", "", "") != 2 {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
-	if err := a.stop(t); err != nil {
-		t.Fatalf("first member: %v", err)
-	}
-	e.produce(ds, 2*third, -1)
-	waitFor(t, "the remaining members to catch up", 20*time.Second, c.done, caughtUp)
-	if err := b.stop(t); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.stop(t); err != nil {
-		t.Fatal(err)
-	}
+	cfg := e.txnConfig("txn-rebalance")
+	g, ex, regs := e.rebalance(cfg)
 	e.checkTables(g, ex)
 	aborted := e.checkExactlyOnce(ex, cfg.Kafka.Group)
 	var rolledBack float64
@@ -161,42 +128,29 @@ func TestTxnCrash(t *testing.T) {
 	// Transactions stay open long enough for kills to land inside.
 	cfg.CommitInterval = 250 * time.Millisecond
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	n := len(ds.Events[payments.TopicPayments][0])
 	const kills = 6
 	adm := kadm.NewClient(e.kafka())
-	for i := range kills {
-		e.produce(ds, i*n/(kills+1), (i+1)*n/(kills+1))
-		published := endSum(t, adm, payments.TopicMismatches)
-		cmd, exited := e.child(cfg)
+	var published int64 // the mismatch topic's end before the child starts
+	before := func(int) { published = totalEnd(t, adm, payments.TopicMismatches) }
+	random := killWithin(t, rng, 250*time.Millisecond)
+	e.crashRounds(ds, cfg, kills, before, func(i int, exited <-chan error) {
 		if i%2 == 0 {
-			// A random moment in the first 250ms: start-up, restore,
-			// processing or checkpointing.
+			random(i, exited)
+			return
+		}
+		// As soon as it publishes: inside a transaction, most likely
+		// before it ends.
+		deadline := time.After(10 * time.Second)
+		for totalEnd(t, adm, payments.TopicMismatches) == published {
 			select {
 			case err := <-exited:
-				t.Fatalf("child %d exited before it was killed: %v", i, err)
-			case <-time.After(time.Duration(rng.IntN(250)) * time.Millisecond):
-			}
-		} else {
-			// As soon as it publishes: inside a transaction, most
-			// likely before it ends.
-			deadline := time.After(10 * time.Second)
-			for endSum(t, adm, payments.TopicMismatches) == published {
-				select {
-				case err := <-exited:
-					t.Fatalf("child %d exited before it published: %v", i, err)
-				case <-deadline:
-					t.Fatalf("child %d published nothing in 10s", i)
-				default:
-				}
+				t.Fatalf("child %d exited before it published: %v", i, err)
+			case <-deadline:
+				t.Fatalf("child %d published nothing in 10s", i)
+			default:
 			}
 		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-exited
-		t.Logf("kill %d: committed %d", i, committedSum(adm, cfg.Kafka.Group))
-	}
-	e.produce(ds, kills*n/(kills+1), -1)
+	})
 	waitStart := time.Now()
 	e.runToEnd(g, cfg, live.WithKafkaOpts(kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
 	t.Logf("%d kills; the final run caught up in %s", kills, time.Since(waitStart).Round(time.Millisecond))
@@ -206,19 +160,6 @@ func TestTxnCrash(t *testing.T) {
 	if aborted == 0 {
 		t.Error("no kill left a transaction open: the test did not exercise aborts")
 	}
-}
-
-// endSum sums the end offsets (high watermarks: committed or not) of a
-// topic's partitions.
-func endSum(t *testing.T, adm *kadm.Client, topic string) int64 {
-	t.Helper()
-	ends, err := adm.ListEndOffsets(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum int64
-	ends.Each(func(o kadm.ListedOffset) { sum += o.Offset })
-	return sum
 }
 
 // TestTxnRestoreReadsCommitted puts snapshots that do not restore into

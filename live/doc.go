@@ -120,8 +120,12 @@
 // aborted when its successor with the same transactional id starts, or
 // by the broker after the transaction timeout (twice CommitInterval, at
 // least 40s); until then read_committed consumers wait at its first
-// offset. Errors that end a transaction are not retried: Run stops with
-// an ErrTransaction, and a restart resumes from the last committed
+// offset. The transaction timeout also bounds an outage met inside a
+// transaction (a store or registry down while records are handled): past
+// it the broker aborts the transaction, and the session either recovers
+// (the checkpoint counts as aborted and the tasks rewind) or fails.
+// Errors that end a transaction are not retried: Run stops with an
+// ErrTransaction, and a restart resumes from the last committed
 // checkpoint. A produce error aborts the transaction and stops Run with
 // its *ProduceError. At shutdown the last transaction is committed (or
 // aborted after a produce error) before the member leaves the group.

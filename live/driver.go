@@ -230,6 +230,9 @@ type run struct {
 	// end (aborted) even if nothing is left to commit.
 	inTxn   atomic.Int64
 	mustEnd atomic.Bool
+	// txOpen: a transaction has begun and not ended (the poll loop and
+	// shutdown, one after the other, read and write it).
+	txOpen bool
 	// hard and stop are set by loop (see there).
 	hard, stop context.Context
 

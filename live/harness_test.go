@@ -109,6 +109,8 @@ func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
 	return e
 }
 
+// quiet is the drivers' logger in tests: silent, unless RECKON_TEST_LOG
+// is set (then text on stderr, to follow a failing test).
 func quiet() *slog.Logger {
 	if os.Getenv("RECKON_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, nil))

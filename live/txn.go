@@ -57,6 +57,7 @@ func (r *run) session(ctx context.Context, groupOpts []kgo.Opt) error {
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("%w: begin: %w", ErrTransaction, err)
 	}
+	r.txOpen = true
 	d.log.Info("exactly-once delivery", "transactional_id", txid)
 	return nil
 }
@@ -131,8 +132,8 @@ func (r *run) prepare(ctx context.Context, rs []*runner) (*transaction, error) {
 // then every task is rewound to its last committed snapshot.
 func (r *run) end(ctx context.Context, tx *transaction, final bool) error {
 	d := r.d
-	if len(tx.changed) == 0 && r.inTxn.Load() == 0 && !r.mustEnd.Load() {
-		return nil // nothing in the transaction
+	if !r.txOpen || len(tx.changed) == 0 && r.inTxn.Load() == 0 && !r.mustEnd.Load() {
+		return nil // no transaction, or nothing in it
 	}
 	// The offsets committed are the snapshots' (what the tasks
 	// handled), not the session's (what the poll loop fetched): they
@@ -156,6 +157,7 @@ func (r *run) end(ctx context.Context, tx *transaction, final bool) error {
 	}
 	start := time.Now()
 	committed, err := r.sess.End(ectx, how)
+	r.txOpen = false
 	r.inTxn.Store(0)
 	r.mustEnd.Store(false)
 	if err != nil {
@@ -185,14 +187,20 @@ func (r *run) end(ctx context.Context, tx *transaction, final bool) error {
 	if err := r.sess.Begin(); err != nil {
 		return fmt.Errorf("%w: begin: %w", ErrTransaction, err)
 	}
+	r.txOpen = true
 	return nil
 }
 
-// abort aborts the open transaction after cause and returns cause.
+// abort aborts the open transaction, if any, after cause and returns
+// cause.
 func (r *run) abort(ctx context.Context, cause error) error {
 	if cause != nil {
 		r.d.m.checkpoints.WithLabelValues("failed").Inc()
 	}
+	if !r.txOpen {
+		return cause
+	}
+	r.txOpen = false
 	if _, err := r.sess.End(ctx, kgo.TryAbort); err != nil {
 		r.d.log.Warn("abort transaction", "err", err)
 	}

@@ -201,3 +201,43 @@ func TestTxnRestoreReadsCommitted(t *testing.T) {
 	e.checkTables(g, ex)
 	e.checkExactlyOnce(ex, cfg.Kafka.Group)
 }
+
+// TestTxnZombieFenced starts a second member with the first one's
+// instance id, hence its transactional id, while the first still has a
+// transaction open with the outputs of half the dataset: the second
+// fences the first (its open transaction is aborted, and it can commit
+// nothing more) and takes its tasks over. The first stops with an error;
+// a read_committed consumer sees every record once.
+func TestTxnZombieFenced(t *testing.T) {
+	e := newEnv(t, 4)
+	ds := dataset()
+	g, ex := referenceRun(t, ds)
+	cfg := e.txnConfig("txn-zombie")
+	cfg.Kafka.InstanceID = "member"
+	half := len(ds.Events[payments.TopicPayments][0]) / 2
+	e.produce(ds, 0, half)
+	adm := kadm.NewClient(e.kafka())
+	zcfg := cfg
+	zcfg.CommitInterval = live.MaxTxnCommitInterval // its transaction stays open
+	zreg := prometheus.NewRegistry()
+	zombie := e.start(g, zcfg, live.WithMetrics(zreg))
+	in := float64(totalEnd(t, adm))
+	waitFor(t, "the first member to take every record in and publish", 20*time.Second, zombie.done, func() (bool, error) {
+		return metric(t, zreg, "reckon_live_records_in_total", "", "") == in && totalEnd(t, adm, payments.TopicMismatches) > 0, nil
+	})
+	e.produce(ds, half, -1)
+	e.runToEnd(g, cfg)
+	err := zombie.stop(t)
+	t.Logf("the fenced member stopped with: %v", err)
+	if err == nil {
+		t.Error("the fenced member stopped without an error")
+	}
+	if n := metric(t, zreg, "reckon_live_checkpoints_total", "result", "ok"); n != 0 {
+		t.Errorf("the fenced member committed %v transactions, want 0", n)
+	}
+	e.checkTables(g, ex)
+	aborted := e.checkExactlyOnce(ex, cfg.Kafka.Group)
+	if aborted == 0 {
+		t.Error("nothing of the fenced member's transaction was aborted")
+	}
+}

@@ -130,6 +130,12 @@
 // its *ProduceError. At shutdown the last transaction is committed (or
 // aborted after a produce error) before the member leaves the group.
 //
+// The delivery mode can change between runs of a group: snapshots and
+// offsets mean the same in both. Moving to exactly-once, what an
+// at-least-once member published after its last snapshot may be
+// published once more (with the same ids), as after any at-least-once
+// crash.
+//
 // # Errors
 //
 // Bad input never stops the run and is never dropped: a value that does

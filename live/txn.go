@@ -64,8 +64,7 @@ func (r *run) session(ctx context.Context, groupOpts []kgo.Opt) error {
 
 // transaction is a checkpoint of exactly-once delivery, prepared.
 type transaction struct {
-	snaps []snapshot
-	byP   map[int32]*runner
+	byP map[int32]*runner
 	// changed are the snapshots written to the changelog, by partition.
 	changed map[int32]snapshot
 }
@@ -105,7 +104,6 @@ func (r *run) prepare(ctx context.Context, rs []*runner) (*transaction, error) {
 	if err != nil {
 		return nil, err
 	}
-	tx.snaps = snaps
 	start := time.Now()
 	if err := r.durable(ctx); err != nil {
 		return nil, err
@@ -176,7 +174,7 @@ func (r *run) end(ctx context.Context, tx *transaction, final bool) error {
 		}
 	} else {
 		d.m.checkpoints.WithLabelValues("aborted").Inc()
-		d.log.Info("transaction aborted by a rebalance; tasks rewind to their last committed snapshot")
+		d.log.Info("transaction aborted (a rebalance took partitions, or the group refused its offsets); tasks rewind to their last committed snapshot")
 		if !final {
 			r.rewind(ctx)
 		}

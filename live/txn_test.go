@@ -107,6 +107,9 @@ func TestTxnRebalance(t *testing.T) {
 		rolledBack += metric(t, reg, "reckon_live_checkpoints_total", "result", "aborted")
 	}
 	t.Logf("%v transactions aborted by rebalances, %d records of aborted transactions", rolledBack, aborted)
+	if rolledBack == 0 {
+		t.Error("no revocation aborted a transaction: the test did not exercise the rewind")
+	}
 }
 
 // TestTxnCrash is TestCrash with exactly-once delivery: a driver process

@@ -57,8 +57,9 @@
 //
 // # Checkpoints
 //
-// Every CommitInterval, when partitions are revoked and at shutdown, a
-// checkpoint runs in this order:
+// With at-least-once delivery (the default), every CommitInterval, when
+// partitions are revoked and at shutdown, a checkpoint runs in this
+// order:
 //
 //  1. every runner snapshots its task after the records dispatched to it
 //     so far (taking the outputs they caused first);
@@ -73,8 +74,7 @@
 // timestamp and published records carry their deterministic id
 // (HeaderID) and version (HeaderVersion), so re-processing converges to
 // the same final state; consumers of a published topic may see a record
-// again and deduplicate by id. That is Config.Delivery at-least-once, the
-// default.
+// again and deduplicate by id.
 //
 // # Exactly-once delivery
 //
@@ -109,10 +109,11 @@
 // revoke callback cannot end it, as the session holds its lock while the
 // callback runs, and the revoked tasks are stopped without a
 // checkpoint). The poll loop ends the transaction right after its next
-// poll returns (within a CommitInterval). An aborted transaction also undoes the work of the tasks that
-// stay, so they are rewound: stopped, restored from their last committed
-// snapshot, and consumption moved back to its offsets (the session moves
-// it to the committed offsets, which are the same). The new owner of a
+// poll returns (within a CommitInterval). An aborted transaction also
+// undoes the work of the tasks that stay, so they are rewound: stopped,
+// restored from their last committed snapshot, and consumption moved
+// back to its offsets (the session moves it to the committed offsets,
+// which are the same). The new owner of a
 // revoked task starts it in AdjustFetchOffsetsFn rather than on
 // assignment, that is after the group's offsets were fetched as stable
 // (KIP-447: no transaction of the previous owner still pending), so the

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/reckon-dev/reckon/examples/payments"
+	"github.com/reckon-dev/reckon/live"
 )
 
 // BenchmarkLive measures, on one kfake broker holding the same payments
@@ -38,24 +39,29 @@ func BenchmarkLive(b *testing.B) {
 		return prefix + "-" + time.Now().Format("150405.000000") + "-" + string(rune('a'+iter%26))
 	}
 
-	b.Run("driver", func(b *testing.B) {
-		var total time.Duration
-		for range b.N {
-			cfg := e.config(group("bench"))
-			cfg.Store = "sqlite:" + filepath.Join(b.TempDir(), "projections.db")
-			cfg.CommitInterval = 200 * time.Millisecond
-			start := time.Now()
-			r := e.start(g, cfg)
-			waitFor(b, "the driver to catch up", 5*time.Minute, r.done, func() (bool, error) {
-				return e.caughtUp(adm, cfg.Kafka.Group)
-			})
-			total += time.Since(start)
-			if err := r.stop(b); err != nil {
-				b.Fatal(err)
+	for _, bm := range []struct{ name, delivery string }{
+		{"driver", live.DeliveryAtLeastOnce}, {"driver-exactly-once", live.DeliveryExactlyOnce},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			var total time.Duration
+			for range b.N {
+				cfg := e.config(group("bench"))
+				cfg.Store = "sqlite:" + filepath.Join(b.TempDir(), "projections.db")
+				cfg.CommitInterval = 200 * time.Millisecond
+				cfg.Delivery = bm.delivery
+				start := time.Now()
+				r := e.start(g, cfg)
+				waitFor(b, "the driver to catch up", 5*time.Minute, r.done, func() (bool, error) {
+					return e.caughtUp(adm, cfg.Kafka.Group)
+				})
+				total += time.Since(start)
+				if err := r.stop(b); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		b.ReportMetric(float64(events)*float64(b.N)/total.Seconds(), "events/s")
-	})
+			b.ReportMetric(float64(events)*float64(b.N)/total.Seconds(), "events/s")
+		})
+	}
 
 	b.Run("bare-franz-go", func(b *testing.B) {
 		var total time.Duration

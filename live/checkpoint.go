@@ -49,26 +49,10 @@ func (r *run) checkpoint(ctx context.Context, rs []*runner) error {
 		return nil
 	}
 	d := r.d
-	snaps := make([]snapshot, 0, len(rs))
-	replies := make(chan snapshot, len(rs))
-	asked := 0
-	for _, ru := range rs {
-		select {
-		case <-ru.done:
-			snaps = append(snaps, ru.snapshot())
-		default:
-			ru.in <- work{snap: replies}
-			asked++
-		}
-	}
-	for range asked {
-		snaps = append(snaps, <-replies)
-	}
-	for _, s := range snaps {
-		if s.err != nil {
-			d.m.checkpoints.WithLabelValues("failed").Inc()
-			return s.err
-		}
+	snaps, err := r.snapshots(rs)
+	if err != nil {
+		d.m.checkpoints.WithLabelValues("failed").Inc()
+		return err
 	}
 	start := time.Now()
 	if err := r.durable(ctx); err != nil {
@@ -88,9 +72,7 @@ func (r *run) checkpoint(ctx context.Context, rs []*runner) error {
 		if maps.Equal(s.next, ru.committed) {
 			continue // nothing new since the last checkpoint
 		}
-		records = append(records, &kgo.Record{Topic: d.cfg.Topics.Changelog, Partition: s.p,
-			Key: []byte(r.snapshotKey(s.p)), Value: s.state,
-			Headers: []kgo.RecordHeader{{Key: HeaderFingerprint, Value: []byte(d.g.Fingerprint())}}})
+		records = append(records, r.snapshotRecord(s))
 		for t, o := range s.next {
 			if offsets[t] == nil {
 				offsets[t] = map[int32]kgo.EpochOffset{}
@@ -116,6 +98,41 @@ func (r *run) checkpoint(ctx context.Context, rs []*runner) error {
 		byP[s.p].committed = s.next
 	}
 	return nil
+}
+
+// snapshots asks every runner of rs for a snapshot after the records
+// dispatched to it so far (a runner that has stopped is snapshotted
+// directly), and returns the first snapshot error.
+func (r *run) snapshots(rs []*runner) ([]snapshot, error) {
+	snaps := make([]snapshot, 0, len(rs))
+	replies := make(chan snapshot, len(rs))
+	asked := 0
+	for _, ru := range rs {
+		select {
+		case <-ru.done:
+			snaps = append(snaps, ru.snapshot())
+		default:
+			ru.in <- work{snap: replies}
+			asked++
+		}
+	}
+	for range asked {
+		snaps = append(snaps, <-replies)
+	}
+	for _, s := range snaps {
+		if s.err != nil {
+			return nil, s.err
+		}
+	}
+	return snaps, nil
+}
+
+// snapshotRecord is the changelog record of a snapshot.
+func (r *run) snapshotRecord(s snapshot) *kgo.Record {
+	d := r.d
+	return &kgo.Record{Topic: d.cfg.Topics.Changelog, Partition: s.p,
+		Key: []byte(r.snapshotKey(s.p)), Value: s.state,
+		Headers: []kgo.RecordHeader{{Key: HeaderFingerprint, Value: []byte(d.g.Fingerprint())}}}
 }
 
 // durable flushes the sink (retrying outages) and waits for every
@@ -166,10 +183,12 @@ func (r *run) commit(ctx context.Context, offsets map[string]map[int32]kgo.Epoch
 	return cerr
 }
 
-// assigned starts the tasks whose partitions of every input this member
-// now owns, each restored from the changelog first.
+// assigned notes the partitions this member now owns and starts the
+// tasks whose partitions of every input it owns, each restored from the
+// changelog first. With exactly-once delivery the tasks start later, in
+// adjustOffsets: after the group's committed offsets were fetched as
+// stable, that is once no transaction of a previous owner is pending.
 func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]int32) {
-	d := r.d
 	r.mu.Lock()
 	for t, ps := range added {
 		if r.owned[t] == nil {
@@ -179,9 +198,24 @@ func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]in
 			r.owned[t][p] = true
 		}
 	}
+	if r.sess != nil {
+		if len(r.readyLocked()) == 0 {
+			r.d.started.Store(true)
+		}
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
+	r.startReady(ctx)
+}
+
+// readyLocked returns the tasks whose partitions of every input this
+// member owns and that neither run nor are being restored. The caller
+// holds mu.
+func (r *run) readyLocked() []int32 {
 	var ready []int32
 	for p := range r.top.tasks {
-		if r.runners[p] != nil {
+		if r.runners[p] != nil || r.restoring[p] {
 			continue
 		}
 		all := true
@@ -194,26 +228,61 @@ func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]in
 			ready = append(ready, p)
 		}
 	}
+	return ready
+}
+
+// startReady restores and starts the tasks readyLocked names.
+func (r *run) startReady(ctx context.Context) {
+	r.mu.Lock()
+	ready := r.readyLocked()
+	for _, p := range ready {
+		r.restoring[p] = true
+	}
 	r.mu.Unlock()
-	if len(ready) == 0 {
+	r.startTasks(ctx, ready)
+}
+
+// startTasks restores the tasks of ps (marked restoring) from the
+// changelog and starts a runner for each that this member still owns. It
+// returns the runners started; a failure is fatal to the run.
+func (r *run) startTasks(ctx context.Context, ps []int32) []*runner {
+	d := r.d
+	defer func() {
+		r.mu.Lock()
+		for _, p := range ps {
+			delete(r.restoring, p)
+		}
+		r.mu.Unlock()
+	}()
+	if len(ps) == 0 {
 		d.started.Store(true)
-		return
+		return nil
 	}
 	start := time.Now()
 	var states map[int32][]byte
 	err := d.retry(ctx, "changelog", func() error {
 		var err error
-		states, err = r.restore(ctx, ready)
+		states, err = r.restore(ctx, ps)
 		return err
 	})
 	if err != nil {
 		r.fail(err)
-		return
+		return nil
 	}
 	d.m.restoreSeconds.Observe(time.Since(start).Seconds())
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, p := range ready {
+	var started []*runner
+	for _, p := range ps {
+		owned := true
+		for _, t := range r.top.inputs {
+			if p < r.top.partitions[t] && !r.owned[t][p] {
+				owned = false
+			}
+		}
+		if !owned || r.runners[p] != nil {
+			continue // revoked meanwhile
+		}
 		task, err := d.g.NewTask(p)
 		if err == nil && states[p] != nil {
 			if rerr := task.Restore(states[p]); rerr != nil {
@@ -222,11 +291,12 @@ func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]in
 		}
 		if err != nil {
 			r.fail(err)
-			return
+			return started
 		}
 		ru := newRunner(r, p, task)
 		ru.committed = maps.Clone(ru.next)
 		r.runners[p] = ru
+		started = append(started, ru)
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
@@ -236,12 +306,18 @@ func (r *run) assigned(ctx context.Context, _ *kgo.Client, added map[string][]in
 	}
 	d.m.tasks.Set(float64(len(r.runners)))
 	d.started.Store(true)
+	return started
 }
 
 // revoked stops the tasks that lost a partition; when the partitions were
 // revoked (not lost), it checkpoints them first, so the next owner
 // resumes exactly after them.
 func (r *run) revoked(ctx context.Context, _ *kgo.Client, lost map[string][]int32, commit bool) {
+	if r.sess != nil && len(lost) > 0 {
+		// The open transaction holds outputs of the tasks that leave:
+		// the session aborts it at its end, which must come soon.
+		r.mustEnd.Store(true)
+	}
 	r.cpMu.Lock()
 	defer r.cpMu.Unlock()
 	r.mu.Lock()
@@ -291,6 +367,12 @@ func stopRunners(rs []*runner) {
 // offsets (those may be newer than a snapshot a fenced member wrote late,
 // or older after a crash between snapshot and commit).
 func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	if r.sess != nil {
+		// Exactly-once: the group's offsets are stable now (no
+		// transaction of a previous owner pending), so its last
+		// committed snapshots are final.
+		r.startReady(r.hard)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for t, ps := range assigned {
@@ -309,11 +391,14 @@ func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo
 	return assigned, nil
 }
 
-// restore returns the newest snapshot of each task of ps that has one.
-// The last record of a task's changelog partition is usually its newest
-// snapshot, so restore reads that record first, and reads a partition
-// from its start only when the last record belongs to another graph
-// version.
+// restore returns the newest committed snapshot of each task of ps that
+// has one. The changelog is read with isolation level read_committed, up
+// to its last stable offset: snapshots of a transaction that is open or
+// was aborted are never restored. The last data record of a task's
+// changelog partition is usually its newest snapshot (followed by a
+// transaction marker with exactly-once delivery), so restore reads the
+// last two records first, and reads a partition from its start only when
+// they hold no snapshot of this graph version.
 func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error) {
 	d := r.d
 	topic := d.cfg.Topics.Changelog
@@ -321,7 +406,7 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
 	cl.Close()
 	if err != nil {
 		return nil, err
@@ -338,7 +423,7 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 		}
 		if o.Offset > 0 {
 			until[p] = o.Offset
-			tail[p] = kgo.NewOffset().At(o.Offset - 1)
+			tail[p] = kgo.NewOffset().At(max(0, o.Offset-2))
 		}
 	}
 	found, err := r.scan(ctx, tail, until)
@@ -371,7 +456,9 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 }
 
 // scan reads changelog partitions from the offsets in from up to the end
-// offsets in until, and returns the last record with each task's key.
+// offsets in until, and returns the last record with each task's key. It
+// reads committed records, and keeps transaction markers (which take
+// offsets too) to see where a partition ends.
 func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int32]int64) (map[int32]*kgo.Record, error) {
 	found := map[int32]*kgo.Record{}
 	if len(from) == 0 {
@@ -379,7 +466,8 @@ func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int
 	}
 	topic := r.d.cfg.Topics.Changelog
 	cl, err := kgo.NewClient(append(slices.Clone(r.base),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}))...)
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +487,7 @@ func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int
 			if _, ok := want[rec.Partition]; !ok {
 				return
 			}
-			if string(rec.Key) == r.snapshotKey(rec.Partition) {
+			if !rec.Attrs.IsControl() && string(rec.Key) == r.snapshotKey(rec.Partition) {
 				found[rec.Partition] = rec
 			}
 			if rec.Offset >= until[rec.Partition]-1 {

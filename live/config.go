@@ -48,6 +48,19 @@ type Config struct {
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 	// MaxPollRecords caps the records one poll returns. Default 10000.
 	MaxPollRecords int `yaml:"max_poll_records"`
+	// Delivery is how published outputs reach their consumers:
+	// DeliveryAtLeastOnce (an idempotent producer; after a crash a
+	// record may be published again with the same HeaderID, and
+	// consumers deduplicate by it) or DeliveryExactlyOnce (each
+	// checkpoint is one Kafka transaction holding the published
+	// records, the dead letters, the task snapshots and the consumed
+	// offsets; consumers read with isolation level read_committed and
+	// see every record once). Projection writes are idempotent in both.
+	// Exactly-once needs Kafka 2.5 or later (KIP-447) and a
+	// CommitInterval of at most MaxTxnCommitInterval; see
+	// KafkaConfig.InstanceID for the transactional id. Default
+	// at-least-once.
+	Delivery string `yaml:"delivery"`
 }
 
 // CassandraConfig is the secret of a Cassandra projections store.
@@ -56,6 +69,12 @@ type CassandraConfig struct {
 	// a password in the Store URL. Default none.
 	Password string `yaml:"password"`
 }
+
+// Delivery modes (Config.Delivery).
+const (
+	DeliveryAtLeastOnce = "at-least-once"
+	DeliveryExactlyOnce = "exactly-once"
+)
 
 // KafkaConfig says how to reach Kafka.
 type KafkaConfig struct {
@@ -67,7 +86,12 @@ type KafkaConfig struct {
 	Group string `yaml:"group"`
 	// InstanceID turns on static membership (KIP-345): a restarted member
 	// with the same id gets its partitions back without a rebalance.
-	// Default none.
+	// With Delivery exactly-once it also names the member's transactional
+	// id, <group>-<instance id>, so that a restarted member fences its
+	// predecessor and aborts the transaction it left open at once
+	// (without it, the transactional id is <group>-<random>, and a
+	// crashed member's open transaction lasts until the broker's
+	// transaction timeout). Default none.
 	InstanceID string     `yaml:"instance_id"`
 	SASL       SASLConfig `yaml:"sasl"`
 	TLS        TLSConfig  `yaml:"tls"`
@@ -132,6 +156,12 @@ const (
 	DefaultShutdownGrace  = 30 * time.Second
 	DefaultMaxPollRecords = 10000
 	DefaultCompatibility  = "BACKWARD_TRANSITIVE"
+	DefaultDelivery       = DeliveryAtLeastOnce
+	// MaxTxnCommitInterval bounds CommitInterval with exactly-once
+	// delivery: transactions time out after twice the commit interval
+	// (at least 40s), within the broker's default limit of 15 minutes
+	// (transaction.max.timeout.ms).
+	MaxTxnCommitInterval = 5 * time.Minute
 )
 
 // ErrConfig is wrapped by every *ConfigError.
@@ -191,6 +221,9 @@ func (c Config) withDefaults(graph string) Config {
 	}
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = DefaultMaxPollRecords
+	}
+	if c.Delivery == "" {
+		c.Delivery = DefaultDelivery
 	}
 	return c
 }
@@ -259,6 +292,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPollRecords < 0 {
 		add("max_poll_records", "must be positive")
+	}
+	switch c.Delivery {
+	case "", DeliveryAtLeastOnce:
+	case DeliveryExactlyOnce:
+		if c.CommitInterval > MaxTxnCommitInterval {
+			add("commit_interval", "at most %s with delivery %s (a transaction stays open for a commit interval)", MaxTxnCommitInterval, DeliveryExactlyOnce)
+		}
+	default:
+		add("delivery", "%q is not a delivery mode: use %s or %s", c.Delivery, DeliveryAtLeastOnce, DeliveryExactlyOnce)
 	}
 	if len(ps) > 0 {
 		return &ConfigError{Problems: ps}

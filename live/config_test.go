@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/reckon-dev/reckon/examples/payments"
 	"github.com/reckon-dev/reckon/live"
 )
 
@@ -38,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative durations", func(c *live.Config) { c.CommitInterval, c.ShutdownGrace = -time.Second, -time.Second },
 			[]string{"commit_interval", "shutdown_grace"}},
 		{"bad level", func(c *live.Config) { c.Compatibility = "SOMETIMES" }, []string{"compatibility"}},
+		{"bad delivery", func(c *live.Config) { c.Delivery = "exactly-twice" }, []string{"delivery"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := valid
@@ -55,6 +57,46 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("problems with keys %v, want %v", keys, tc.keys)
 			}
 		})
+	}
+}
+
+// TestConfigDelivery: at-least-once is the default; both modes are
+// valid; anything else is an error naming the key and both modes.
+func TestConfigDelivery(t *testing.T) {
+	c := live.Config{
+		Kafka:    live.KafkaConfig{Brokers: []string{"127.0.0.1:9092"}},
+		Registry: live.RegistryConfig{URL: "http://127.0.0.1:8081"},
+	}
+	g, err := payments.Graph(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := live.New(g, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Config().Delivery; got != live.DeliveryAtLeastOnce {
+		t.Errorf("default delivery %q, want %q", got, live.DeliveryAtLeastOnce)
+	}
+	for _, mode := range []string{live.DeliveryAtLeastOnce, live.DeliveryExactlyOnce} {
+		c.Delivery = mode
+		if err := c.Validate(); err != nil {
+			t.Errorf("delivery %q: %v", mode, err)
+		}
+	}
+	c.CommitInterval = live.MaxTxnCommitInterval + time.Second
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "commit_interval: at most 5m0s with delivery exactly-once") {
+		t.Errorf("a commit interval over %s with exactly-once: got %v", live.MaxTxnCommitInterval, err)
+	}
+	c.Delivery = live.DeliveryAtLeastOnce
+	if err := c.Validate(); err != nil {
+		t.Errorf("a long commit interval with at-least-once: %v", err)
+	}
+	c.CommitInterval = 0
+	c.Delivery = "transactional"
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `delivery: "transactional" is not a delivery mode: use at-least-once or exactly-once`) {
+		t.Errorf("delivery %q: got %v", c.Delivery, err)
 	}
 }
 

@@ -42,13 +42,19 @@ func child() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	interval, err := time.ParseDuration(os.Getenv("RECKON_LIVE_COMMIT_INTERVAL"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	cfg := live.Config{
 		Kafka:          live.KafkaConfig{Brokers: strings.Split(os.Getenv("RECKON_LIVE_BROKERS"), ","), Group: os.Getenv("RECKON_LIVE_GROUP"), InstanceID: "child"},
 		Registry:       live.RegistryConfig{URL: os.Getenv("RECKON_LIVE_REGISTRY")},
 		Store:          os.Getenv("RECKON_LIVE_STORE"),
 		Topics:         live.TopicsConfig{Create: true},
-		CommitInterval: 20 * time.Millisecond,
+		CommitInterval: interval,
 		IdleTimeout:    -1,
+		Delivery:       os.Getenv("RECKON_LIVE_DELIVERY"),
 	}
 	err = live.Run(ctx, g, cfg, live.WithLogger(quiet()), live.WithKafkaOpts(
 		kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
@@ -73,35 +79,17 @@ func TestCrash(t *testing.T) {
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 3000, Partitions: 4, Interval: time.Minute})
 	g, ex := referenceRun(t, ds)
 	cfg := e.config("crash")
+	cfg.CommitInterval = 20 * time.Millisecond
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	n := len(ds.Events[payments.TopicPayments][0])
 	const kills = 10
 	adm := kadm.NewClient(e.kafka())
-	killed := 0
-	for i := range kills {
-		e.produce(ds, i*n/(kills+1), (i+1)*n/(kills+1))
-		cmd, exited := e.child(cfg)
-		// The kill point: a random moment in the first 250ms of the run
-		// (start-up, restore, processing or checkpointing).
-		select {
-		case err := <-exited:
-			t.Fatalf("child %d exited before it was killed: %v", i, err)
-		case <-time.After(time.Duration(rng.IntN(250)) * time.Millisecond):
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-exited
-		killed++
-		t.Logf("kill %d: committed %d", i, committedSum(adm, cfg.Kafka.Group))
-	}
-	e.produce(ds, kills*n/(kills+1), -1)
+	e.crashRounds(ds, cfg, kills, nil, killWithin(t, rng, 250*time.Millisecond))
 	reg := prometheus.NewRegistry()
 	waitStart := time.Now()
 	cfg.Kafka.InstanceID = "child" // replaces the last killed member at once
 	e.runToEnd(g, cfg, live.WithMetrics(reg), live.WithKafkaOpts(
 		kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
-	t.Logf("%d kills; the final run caught up in %s", killed, time.Since(waitStart).Round(time.Millisecond))
+	t.Logf("%d kills; the final run caught up in %s", kills, time.Since(waitStart).Round(time.Millisecond))
 	ok, err := e.caughtUp(adm, cfg.Kafka.Group)
 	if err != nil || !ok {
 		t.Fatalf("not caught up after the final run: %v", err)
@@ -110,6 +98,43 @@ func TestCrash(t *testing.T) {
 	e.checkMismatches(ex)
 	if got, want := countDistinct(e.topicRecords(cfg.Kafka.Group+"-dead-letters")), ex.deadLetters; got != want {
 		t.Errorf("%d distinct dead letters, want %d", got, want)
+	}
+}
+
+// crashRounds splits ds into kills+1 chunks. For each of the first kills
+// chunks it produces the chunk, calls before (if not nil), starts a
+// driver process with cfg, waits for killAt to return and kills the
+// process with SIGKILL; then it produces the last chunk.
+func (e *env) crashRounds(ds *payments.Dataset, cfg live.Config, kills int, before func(i int), killAt func(i int, exited <-chan error)) {
+	t := e.t
+	t.Helper()
+	n := len(ds.Events[payments.TopicPayments][0])
+	adm := kadm.NewClient(e.kafka())
+	for i := range kills {
+		e.produce(ds, i*n/(kills+1), (i+1)*n/(kills+1))
+		if before != nil {
+			before(i)
+		}
+		cmd, exited := e.child(cfg)
+		killAt(i, exited)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-exited
+		t.Logf("kill %d: committed %d", i, committedSum(adm, cfg.Kafka.Group))
+	}
+	e.produce(ds, kills*n/(kills+1), -1)
+}
+
+// killWithin is a kill point of crashRounds: a random moment in the
+// first d of the run (start-up, restore, processing or checkpointing).
+func killWithin(t *testing.T, rng *rand.Rand, d time.Duration) func(i int, exited <-chan error) {
+	return func(i int, exited <-chan error) {
+		select {
+		case err := <-exited:
+			t.Fatalf("child %d exited before it was killed: %v", i, err)
+		case <-time.After(time.Duration(rng.Int64N(int64(d)))):
+		}
 	}
 }
 
@@ -148,6 +173,7 @@ func TestSIGTERM(t *testing.T) {
 	ds := dataset()
 	g, ex := referenceRun(t, ds)
 	cfg := e.config("sigterm")
+	cfg.CommitInterval = 20 * time.Millisecond
 	half := len(ds.Events[payments.TopicPayments][0]) / 2
 	e.produce(ds, 0, half)
 	adm := kadm.NewClient(e.kafka())
@@ -217,8 +243,9 @@ func TestSIGTERM(t *testing.T) {
 	}
 }
 
-// child starts the test binary as a driver process; exited reports its
-// end. The test's cleanup kills it if it is still running.
+// child starts the test binary as a driver process with cfg's group,
+// store, commit interval and delivery; exited reports its end. The test's
+// cleanup kills it if it is still running.
 func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
 	e.t.Helper()
 	exe, err := os.Executable()
@@ -228,7 +255,8 @@ func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
 	cmd = exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "RECKON_LIVE_CHILD=1",
 		"RECKON_LIVE_BROKERS="+strings.Join(e.brokers, ","), "RECKON_LIVE_GROUP="+cfg.Kafka.Group,
-		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store)
+		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store, "RECKON_LIVE_DELIVERY="+cfg.Delivery,
+		"RECKON_LIVE_COMMIT_INTERVAL="+cfg.CommitInterval.String())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)
@@ -256,10 +284,14 @@ func get(t *testing.T, url string) int {
 	return resp.StatusCode
 }
 
-// totalEnd sums the end offsets of the inputs.
-func totalEnd(t *testing.T, adm *kadm.Client) int64 {
+// totalEnd sums the end offsets (high watermarks: committed or not) of
+// topics, by default the inputs.
+func totalEnd(t *testing.T, adm *kadm.Client, topics ...string) int64 {
 	t.Helper()
-	ends, err := adm.ListEndOffsets(context.Background(), payments.TopicPayments, payments.TopicLedger)
+	if len(topics) == 0 {
+		topics = []string{payments.TopicPayments, payments.TopicLedger}
+	}
+	ends, err := adm.ListEndOffsets(context.Background(), topics...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,10 @@
 // Package live is reckon's Kafka driver: it runs an operators.Graph as a
 // member of a consumer group, decodes its inputs through the schema
 // registry, writes table outputs to a projections sink, publishes topic
-// outputs and dead letters through an idempotent producer, and keeps each
-// task's state in a compacted changelog topic so that a crash or a
-// rebalance resumes exactly where the last checkpoint left off.
+// outputs and dead letters through an idempotent producer (or in Kafka
+// transactions, see Exactly-once delivery), and keeps each task's state
+// in a compacted changelog topic so that a crash or a rebalance resumes
+// exactly where the last checkpoint left off.
 //
 //	d, err := live.New(g, cfg, live.WithMetrics(reg), live.WithLogger(log))
 //	go http.ListenAndServe(addr, d.Handler()) // /healthz, /readyz, /metrics
@@ -32,11 +33,13 @@
 // on two members at once. Static membership (Kafka.InstanceID) lets a
 // restarted member take its tasks back without a rebalance.
 //
-// When a task's partitions are assigned, its newest snapshot is read from
-// the changelog (key <graph>/v<version>/<partition>, in the changelog
-// partition of the task's number, header reckon.fingerprint) and
-// restored, and consumption of its partitions starts at the snapshot's
-// offsets, which are authoritative over the group's committed offsets.
+// When a task's partitions are assigned, its newest committed snapshot
+// is read from the changelog (key <graph>/v<version>/<partition>, in the
+// changelog partition of the task's number, header reckon.fingerprint;
+// read with isolation level read_committed, up to the last stable
+// offset) and restored, and consumption of its partitions starts at the
+// snapshot's offsets, which are authoritative over the group's committed
+// offsets.
 // Without a snapshot a task starts at the beginning of its partitions.
 // A snapshot taken by another graph fingerprint under the same graph
 // version stops the run (*SnapshotError): new logic needs a new version.
@@ -45,16 +48,18 @@
 //
 // Run owns every goroutine it starts and has ended them all when it
 // returns: the poll loop (Run's own goroutine), one runner per task, and
-// one checkpointer; franz-go's clients run their own, closed before Run
-// returns. The poll loop only fetches and dispatches; each runner
+// one checkpointer (at-least-once delivery only: with exactly-once the
+// poll loop checkpoints); franz-go's clients run their own, closed before
+// Run returns. The poll loop only fetches and dispatches; each runner
 // decodes, processes and routes the records of its task, so decoding is
 // spread over tasks and runs while other tasks wait on sinks. A runner's
 // queue is short: a slow sink slows fetching down.
 //
 // # Checkpoints
 //
-// Every CommitInterval, when partitions are revoked and at shutdown, a
-// checkpoint runs in this order:
+// With at-least-once delivery (the default), every CommitInterval, when
+// partitions are revoked and at shutdown, a checkpoint runs in this
+// order:
 //
 //  1. every runner snapshots its task after the records dispatched to it
 //     so far (taking the outputs they caused first);
@@ -69,7 +74,68 @@
 // timestamp and published records carry their deterministic id
 // (HeaderID) and version (HeaderVersion), so re-processing converges to
 // the same final state; consumers of a published topic may see a record
-// again and deduplicate by id. There is no transactional mode yet.
+// again and deduplicate by id.
+//
+// # Exactly-once delivery
+//
+// With Config.Delivery exactly-once, one franz-go GroupTransactSession
+// is both the group consumer (isolation level read_committed) and the
+// producer, with the transactional id <group>-<instance id> (or
+// <group>-<random> without Kafka.InstanceID). Before it polls, Run loads
+// its producer id, which fences a previous member with the same id and
+// aborts the transaction that member left open, and begins a
+// transaction. Runners produce published records and dead letters into
+// the open transaction. Every CommitInterval the poll loop itself
+// checkpoints, between two polls and before it allows a rebalance (the
+// session forbids polling while a transaction begins or ends):
+//
+//  1. every runner snapshots its task, after the records dispatched to it;
+//  2. the sink is flushed: projection writes stay outside the
+//     transaction, idempotent by write version, durable before it ends;
+//  3. the snapshots of the tasks that moved (or published) are produced
+//     into the transaction;
+//  4. the session ends the transaction with a commit: it flushes, commits
+//     the offsets in the transaction (TxnOffsetCommit; they are set to
+//     the snapshots' offsets, which differ from the fetched ones only
+//     after a fatal error left records unhandled) and commits;
+//  5. the next transaction begins.
+//
+// Published records, dead letters, snapshots and offsets are therefore
+// visible together or not at all; a read_committed consumer of a
+// published topic sees every record once.
+//
+// A rebalance that revokes partitions, or losing them, makes the session
+// abort the open transaction at its end (the session's guarantee; the
+// revoke callback cannot end it, as the session holds its lock while the
+// callback runs, and the revoked tasks are stopped without a
+// checkpoint). The poll loop ends the transaction right after its next
+// poll returns (within a CommitInterval). An aborted transaction also
+// undoes the work of the tasks that stay, so they are rewound: stopped,
+// restored from their last committed snapshot, and consumption moved
+// back to its offsets (the session moves it to the committed offsets,
+// which are the same). The new owner of a
+// revoked task starts it in AdjustFetchOffsetsFn rather than on
+// assignment, that is after the group's offsets were fetched as stable
+// (KIP-447: no transaction of the previous owner still pending), so the
+// snapshot it restores is final. A crashed member's open transaction is
+// aborted when its successor with the same transactional id starts, or
+// by the broker after the transaction timeout (twice CommitInterval, at
+// least 40s); until then read_committed consumers wait at its first
+// offset. The transaction timeout also bounds an outage met inside a
+// transaction (a store or registry down while records are handled): past
+// it the broker aborts the transaction, and the session either recovers
+// (the checkpoint counts as aborted and the tasks rewind) or fails.
+// Errors that end a transaction are not retried: Run stops with an
+// ErrTransaction, and a restart resumes from the last committed
+// checkpoint. A produce error aborts the transaction and stops Run with
+// its *ProduceError. At shutdown the last transaction is committed (or
+// aborted after a produce error) before the member leaves the group.
+//
+// The delivery mode can change between runs of a group: snapshots and
+// offsets mean the same in both. Moving to exactly-once, what an
+// at-least-once member published after its last snapshot may be
+// published once more (with the same ids), as after any at-least-once
+// crash.
 //
 // # Errors
 //

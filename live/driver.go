@@ -194,7 +194,7 @@ func (d *Driver) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	r := &run{d: d, base: base, runners: map[int32]*runner{}, owned: map[string]map[int32]bool{}}
+	r := &run{d: d, base: base, runners: map[int32]*runner{}, owned: map[string]map[int32]bool{}, restoring: map[int32]bool{}}
 	defer func() {
 		if cerr := r.close(); err == nil {
 			err = cerr
@@ -222,6 +222,17 @@ type run struct {
 
 	consumer *kgo.Client
 	producer *kgo.Client
+	// sess is the consumer and producer with Delivery exactly-once (nil
+	// otherwise): consumer and producer are its client.
+	sess *kgo.GroupTransactSession
+	// inTxn counts records produced into the open transaction; mustEnd
+	// is set when a rebalance took partitions, so the transaction must
+	// end (aborted) even if nothing is left to commit.
+	inTxn   atomic.Int64
+	mustEnd atomic.Bool
+	// txOpen: a transaction has begun and not ended (the poll loop and
+	// shutdown, one after the other, read and write it).
+	txOpen bool
 	// hard and stop are set by loop (see there).
 	hard, stop context.Context
 
@@ -230,6 +241,8 @@ type run struct {
 	mu      sync.Mutex
 	runners map[int32]*runner
 	owned   map[string]map[int32]bool
+	// restoring holds the tasks being restored (not yet in runners).
+	restoring map[int32]bool
 
 	// cpMu serializes checkpoints.
 	cpMu sync.Mutex

@@ -22,6 +22,12 @@ var (
 	// broker error); its output is not durable, so Run stops before
 	// committing, and a restart re-processes from the last checkpoint.
 	ErrProduce = errors.New("live: produce failed")
+	// ErrTransaction: with Delivery exactly-once, a Kafka transaction
+	// could not begin or end (the member was fenced by another with the
+	// same transactional id, or the broker refused for good). Nothing of
+	// the failed transaction is visible; a restart resumes from the last
+	// committed checkpoint.
+	ErrTransaction = errors.New("live: transaction failed")
 )
 
 // TopicError reports topics that are missing or unusable.

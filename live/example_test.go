@@ -20,6 +20,7 @@ func ExampleConfig_Validate() {
 		Kafka:         live.KafkaConfig{SASL: live.SASLConfig{Mechanism: "SCRAM-SHA-1", User: "reckon"}},
 		Registry:      live.RegistryConfig{URL: "localhost:8081"},
 		Compatibility: "SIDEWAYS",
+		Delivery:      "exactly-twice",
 	}
 	err := cfg.Validate()
 	fmt.Println(errors.Is(err, live.ErrConfig))
@@ -31,6 +32,7 @@ func ExampleConfig_Validate() {
 	//   kafka.sasl.mechanism: "SCRAM-SHA-1" is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
 	//   registry.url: "localhost:8081" is not an http(s) URL
 	//   compatibility: "SIDEWAYS" is not a compatibility level (BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FULL, …, NONE)
+	//   delivery: "exactly-twice" is not a delivery mode: use at-least-once or exactly-once
 }
 
 // New applies the defaults; Config returns the effective configuration,
@@ -51,12 +53,12 @@ func ExampleNew() {
 	}
 	cfg := d.Config()
 	fmt.Println(cfg.Kafka.Group, cfg.Topics.DeadLetters, cfg.Topics.Changelog)
-	fmt.Println(cfg.CommitInterval, cfg.ShutdownGrace, cfg.Compatibility)
+	fmt.Println(cfg.CommitInterval, cfg.ShutdownGrace, cfg.Compatibility, cfg.Delivery)
 	fmt.Println(d.Ready())
 	fmt.Println(len(cfg.String()) > 0, !strings.Contains(cfg.String(), "s3cret"))
 	// Output:
 	// reckon-payments reckon-payments-dead-letters reckon-payments-changelog
-	// 1s 30s BACKWARD_TRANSITIVE
+	// 1s 30s BACKWARD_TRANSITIVE at-least-once
 	// false
 	// true true
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -108,7 +109,14 @@ func newEnv(t testing.TB, partitions int32, opts ...kfake.Opt) *env {
 	return e
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// quiet is the drivers' logger in tests: silent, unless RECKON_TEST_LOG
+// is set (then text on stderr, to follow a failing test).
+func quiet() *slog.Logger {
+	if os.Getenv("RECKON_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 func mustParse(t testing.TB, avsc string) *schemas.Schema {
 	t.Helper()
@@ -438,12 +446,26 @@ func firstDiff(want, got []string) string {
 	return "one is a prefix of the other"
 }
 
-// topicRecords reads every record of a topic from the start.
+// topicRecords reads every committed record of a topic from the start
+// (isolation level read_committed: records of open or aborted
+// transactions are not returned).
 func (e *env) topicRecords(topic string) []*kgo.Record {
+	e.t.Helper()
+	return e.readTopic(topic, kgo.ReadCommitted())
+}
+
+// readTopic reads every record of a topic from the start, at an
+// isolation level. Transaction markers take offsets too: they are read
+// to see where a partition ends, and left out.
+func (e *env) readTopic(topic string, level kgo.IsolationLevel) []*kgo.Record {
 	t := e.t
 	t.Helper()
 	adm := kadm.NewClient(e.kafka())
-	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	list := adm.ListEndOffsets
+	if level == kgo.ReadCommitted() {
+		list = adm.ListCommittedOffsets // the last stable offsets
+	}
+	ends, err := list(context.Background(), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +475,8 @@ func (e *env) topicRecords(topic string) []*kgo.Record {
 			want[o.Partition] = o.Offset
 		}
 	})
-	cl := e.kafka(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := e.kafka(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(level), kgo.KeepControlRecords())
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var out []*kgo.Record
@@ -463,7 +486,9 @@ func (e *env) topicRecords(topic string) []*kgo.Record {
 			t.Fatalf("reading %s: %v (still waiting for partitions %v)", topic, ctx.Err(), want)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			out = append(out, r)
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
 			if end, ok := want[r.Partition]; ok && r.Offset >= end-1 {
 				delete(want, r.Partition)
 			}

@@ -160,7 +160,14 @@ func TestPoisonRecords(t *testing.T) {
 
 // TestFailFast stops at the first undecodable record with its typed
 // error, after committing the records before it (and not it).
-func TestFailFast(t *testing.T) {
+func TestFailFast(t *testing.T) { testFailFast(t, live.DeliveryAtLeastOnce) }
+
+// TestTxnFailFast is TestFailFast with exactly-once delivery: the final
+// transaction commits the offsets the task handled, not those the poll
+// loop fetched (the bad record and what follows it).
+func TestTxnFailFast(t *testing.T) { testFailFast(t, live.DeliveryExactlyOnce) }
+
+func testFailFast(t *testing.T, delivery string) {
 	e := newEnv(t, 1)
 	evs := dataset().Events[payments.TopicLedger][0]
 	e.produceRaw(payments.TopicLedger, 0, e.encode(evs[0]), e.encode(evs[1]), e.encode(evs[2]), []byte{0, 0})
@@ -168,8 +175,10 @@ func TestFailFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.produceRaw(payments.TopicLedger, 0, e.encode(evs[4])) // fetched with the bad record
 	cfg := e.config("failfast")
 	cfg.FailFast = true
+	cfg.Delivery = delivery
 	r := e.start(g, cfg)
 	var de *schemas.DecodeError
 	select {
@@ -226,9 +235,20 @@ func TestStartupChecks(t *testing.T) {
 // no output is published twice.
 func TestRebalance(t *testing.T) {
 	e := newEnv(t, 6)
+	g, ex, _ := e.rebalance(e.config("rebalance"))
+	e.checkTables(g, ex)
+	if dups := e.checkMismatches(ex); dups != 0 {
+		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
+	}
+}
+
+// rebalance is the scenario of TestRebalance, over six partitions: it
+// returns the graph, the reference state and the members' metrics.
+func (e *env) rebalance(cfg live.Config) (*operators.Graph, expected, []*prometheus.Registry) {
+	t := e.t
+	t.Helper()
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 900, Partitions: 6, Interval: 3 * time.Minute})
 	g, ex := referenceRun(t, ds)
-	cfg := e.config("rebalance")
 	// Short heartbeats notice rebalances sooner; a short fetch wait lets a
 	// member add partitions it is given without waiting out a long poll
 	// on the ones it had.
@@ -263,10 +283,7 @@ func TestRebalance(t *testing.T) {
 	if err := c.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	e.checkTables(g, ex)
-	if dups := e.checkMismatches(ex); dups != 0 {
-		t.Errorf("%d mismatch records published twice: a task was re-processed after moving", dups)
-	}
+	return g, ex, regs
 }
 
 // TestRegistryOutage starts the driver while the schema registry is down:

@@ -47,56 +47,58 @@ func (r *run) loop(ctx context.Context) error {
 			r.assigned(hard, cl, added)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
-			r.revoked(hard, cl, lost, true)
+			// With exactly-once delivery the open transaction aborts
+			// instead: nothing to checkpoint here.
+			r.revoked(hard, cl, lost, !d.exactlyOnce())
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
 			r.revoked(hard, cl, lost, false)
 		}),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
-		kgo.WithHooks(d.kpromC, &d.kafka),
 	}
 	if d.cfg.Kafka.InstanceID != "" {
 		groupOpts = append(groupOpts, kgo.InstanceID(d.cfg.Kafka.InstanceID))
 	}
-	cl, err := kgo.NewClient(append(slices.Clone(r.base), groupOpts...)...)
-	if err != nil {
-		return fmt.Errorf("live: consumer: %w", err)
-	}
-	r.consumer = cl
-
-	// The checkpointer.
-	r.cpWG.Add(1)
-	go func() {
-		defer r.cpWG.Done()
-		t := time.NewTicker(d.cfg.CommitInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-poll.Done():
-				return
-			case <-t.C:
-				if err := r.checkpointAll(hard); err != nil {
-					if permanent(err) {
-						r.fail(err)
-						return
-					}
-					d.log.Warn("checkpoint failed; retrying at the next interval", "err", err)
-				}
+	if d.exactlyOnce() {
+		// One client consumes and produces in transactions; the poll
+		// loop checkpoints (see transact).
+		if err := r.session(poll, groupOpts); err != nil {
+			if r.sess != nil {
+				r.sess.Close()
 			}
+			if ctx.Err() != nil && !permanent(err) {
+				d.log.Info("stopped during start-up", "err", err)
+				return nil
+			}
+			return err
 		}
-	}()
+	} else {
+		cl, err := kgo.NewClient(append(slices.Clone(r.base), append(groupOpts, kgo.WithHooks(d.kpromC, &d.kafka))...)...)
+		if err != nil {
+			return fmt.Errorf("live: consumer: %w", err)
+		}
+		r.consumer = cl
+		r.checkpointer(poll, hard)
+	}
+	cl := r.consumer
 
 	d.alive.Store(true)
-	d.log.Info("consuming", "topics", r.top.inputs, "tasks", r.top.tasks)
+	d.log.Info("consuming", "topics", r.top.inputs, "tasks", r.top.tasks, "delivery", d.cfg.Delivery)
+	next := time.Now().Add(d.cfg.CommitInterval) // the next transaction's end
 	for poll.Err() == nil {
-		fetches := cl.PollRecords(poll, d.cfg.MaxPollRecords)
+		pctx, cancel := poll, context.CancelFunc(func() {})
+		if r.sess != nil {
+			pctx, cancel = context.WithDeadline(poll, next)
+		}
+		fetches := cl.PollRecords(pctx, d.cfg.MaxPollRecords)
+		cancel()
 		if poll.Err() != nil {
 			cl.AllowRebalance()
 			break
 		}
 		var fatal error
 		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.Canceled) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			if permanent(err) || errors.Is(err, kerr.SaslAuthenticationFailed) {
@@ -120,10 +122,20 @@ func (r *run) loop(ctx context.Context) error {
 				return
 			}
 			last := ftp.Records[len(ftp.Records)-1].Offset
-			d.m.lag.WithLabelValues(ftp.Topic, strconv.Itoa(int(ftp.Partition))).Set(float64(max(0, ftp.HighWatermark-last-1)))
+			end := ftp.HighWatermark
+			if r.sess != nil {
+				end = ftp.LastStableOffset // read_committed reads up to it
+			}
+			d.m.lag.WithLabelValues(ftp.Topic, strconv.Itoa(int(ftp.Partition))).Set(float64(max(0, end-last-1)))
 			ru.in <- work{recs: ftp.Records}
 		})
 		r.mu.Unlock()
+		if fatal == nil && r.sess != nil && (!time.Now().Before(next) || r.mustEnd.Load()) {
+			// Before AllowRebalance: no rebalance interleaves with
+			// the records just dispatched.
+			fatal = r.transact(hard)
+			next = time.Now().Add(d.cfg.CommitInterval)
+		}
 		cl.AllowRebalance()
 		if fatal != nil {
 			r.fail(fatal)
@@ -134,8 +146,35 @@ func (r *run) loop(ctx context.Context) error {
 	return r.shutdown(ctx, hard, hardCancel)
 }
 
+// checkpointer starts the goroutine that checkpoints every
+// CommitInterval until poll ends (at-least-once delivery).
+func (r *run) checkpointer(poll, hard context.Context) {
+	d := r.d
+	r.cpWG.Add(1)
+	go func() {
+		defer r.cpWG.Done()
+		t := time.NewTicker(d.cfg.CommitInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-poll.Done():
+				return
+			case <-t.C:
+				if err := r.checkpointAll(hard); err != nil {
+					if permanent(err) {
+						r.fail(err)
+						return
+					}
+					d.log.Warn("checkpoint failed; retrying at the next interval", "err", err)
+				}
+			}
+		}
+	}()
+}
+
 // shutdown stops the runners, checkpoints them (unless a produce failed:
-// then outputs are not durable and nothing is committed), and leaves the
+// then outputs are not durable and nothing is committed; with
+// exactly-once delivery the open transaction is aborted), and leaves the
 // group, all within the grace period.
 func (r *run) shutdown(ctx context.Context, hard context.Context, hardCancel context.CancelCauseFunc) error {
 	d := r.d
@@ -150,15 +189,33 @@ func (r *run) shutdown(ctx context.Context, hard context.Context, hardCancel con
 	r.mu.Unlock()
 	stopRunners(rs)
 	var cpErr error
-	if !errors.Is(fatal, ErrProduce) && !errors.Is(fatal, ErrSnapshot) {
+	commit := !errors.Is(fatal, ErrProduce) && !errors.Is(fatal, ErrSnapshot)
+	switch {
+	case r.sess != nil:
+		var tx *transaction
+		if commit && !errors.Is(fatal, ErrTransaction) {
+			tx, cpErr = r.prepare(hard, rs)
+		}
+		r.cpMu.Unlock() // see transact
+		switch {
+		case errors.Is(fatal, ErrTransaction):
+			// The session can end no transaction any more.
+		case tx == nil:
+			cpErr = r.abort(hard, cpErr)
+		default:
+			cpErr = r.end(hard, tx, true)
+		}
+	case commit:
 		cpErr = r.checkpoint(hard, rs)
 		if errors.Is(cpErr, errRebalancing) {
 			// The snapshots hold the offsets; the next owner resumes there.
 			d.log.Warn("final commit refused by a rebalance", "err", cpErr)
 			cpErr = nil
 		}
+		r.cpMu.Unlock()
+	default:
+		r.cpMu.Unlock()
 	}
-	r.cpMu.Unlock()
 	r.wg.Wait()
 	d.m.tasks.Set(0)
 	leave, cancel := context.WithCancel(hard)

@@ -83,13 +83,17 @@ func (r *run) deadLetter(kr *kgo.Record, schemaID int, class string, cause error
 	return r.produce(rec)
 }
 
-// produce hands rec to the idempotent producer, under the hard context: a
+// produce hands rec to the idempotent producer (with exactly-once
+// delivery, into the open transaction), under the hard context: a
 // fatal error elsewhere does not fail records already handed over. A
 // record the producer gives up on is remembered; the next checkpoint
 // fails with it, so its offsets are never committed.
 func (r *run) produce(rec *kgo.Record) error {
 	if pe := r.produced.Load(); pe != nil {
 		return pe
+	}
+	if r.sess != nil {
+		r.inTxn.Add(1)
 	}
 	r.producer.Produce(r.hard, rec, func(rec *kgo.Record, err error) {
 		if err != nil {

@@ -37,7 +37,10 @@ type runner struct {
 	idle     map[string]bool
 	// committed is what the last checkpoint committed, to skip idle ones.
 	committed map[string]int64
-	out       map[string]prometheus.Counter // records_out_total series by target
+	// routed: outputs went to a topic since the last snapshot (timers can
+	// publish without a new input offset).
+	routed bool
+	out    map[string]prometheus.Counter // records_out_total series by target
 }
 
 type work struct {
@@ -50,6 +53,8 @@ type snapshot struct {
 	p     int32
 	state []byte
 	next  map[string]int64
+	// dirty: the task published since its previous snapshot.
+	dirty bool
 	err   error
 }
 
@@ -99,7 +104,9 @@ func (ru *runner) snapshot() snapshot {
 	if wm := ru.task.Watermark(); !wm.IsZero() {
 		d.m.watermarkDelay.WithLabelValues(part).Set(d.o.now().Sub(wm).Seconds())
 	}
-	return snapshot{p: ru.p, state: state, next: next, err: err}
+	dirty := ru.routed
+	ru.routed = false
+	return snapshot{p: ru.p, state: state, next: next, dirty: dirty, err: err}
 }
 
 // markIdle marks inputs that delivered nothing for IdleTimeout idle.
@@ -221,6 +228,7 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 			if err := r.publish(o); err != nil {
 				return err
 			}
+			ru.routed = true
 			ru.count(o.Name)
 		case operators.TargetDeadLetters, operators.TargetLate:
 			var re *operators.RecordError
@@ -244,6 +252,7 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 			if err := r.deadLetter(kr, schemaID, class, o.Err); err != nil {
 				return err
 			}
+			ru.routed = true
 		}
 	}
 	if len(tables) == 0 {

@@ -80,6 +80,9 @@ func (r *run) start(ctx context.Context) error {
 		r.sink = sink
 	}
 	r.closers = append(r.closers, r.sink.Close)
+	if d.exactlyOnce() {
+		return nil // the transact session produces (see loop)
+	}
 	producer, err := kgo.NewClient(append(slices.Clone(r.base),
 		kgo.RecordPartitioner(partitioner{changelog: d.cfg.Topics.Changelog}),
 		kgo.WithHooks(d.kpromP, &d.kafka),
@@ -271,7 +274,7 @@ func permanent(err error) bool {
 	switch {
 	case errors.As(err, &te), errors.As(err, &ce), errors.As(err, &cfg),
 		errors.Is(err, ErrCoPartition), errors.Is(err, ErrNoReaderSchema), errors.Is(err, ErrProduce),
-		errors.Is(err, ErrSnapshot),
+		errors.Is(err, ErrSnapshot), errors.Is(err, ErrTransaction),
 		errors.Is(err, schemas.ErrIncompatible), errors.Is(err, schemas.ErrUnauthorized),
 		errors.Is(err, schemas.ErrBadSchema), errors.Is(err, schemas.ErrInvalidSchema),
 		errors.Is(err, schemas.ErrBadRequest):
@@ -280,6 +283,7 @@ func permanent(err error) bool {
 		// Authentication and authorization do not heal by waiting.
 		return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed) ||
 			errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
+			errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
 			errors.Is(err, kerr.InvalidReplicationFactor) || errors.Is(err, kerr.PolicyViolation)
 	}
 	return false

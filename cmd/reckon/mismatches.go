@@ -45,7 +45,9 @@ per line with the record's coordinates and the decoded value.
 It reads every partition from --from (the beginning, the end, or the first
 record at or after an RFC 3339 time) and exits at the end offsets it found
 when it started, or with --follow keeps reading until interrupted (exit 0).
-It joins no consumer group and commits nothing. --reason (repeatable) keeps
+It reads committed records only (isolation level read_committed: nothing
+of an open or aborted transaction, as reckon run publishes with delivery
+exactly-once), joins no consumer group and commits nothing. --reason (repeatable) keeps
 mismatches with a reason of that kind (MISSING_LEFT, MISSING_RIGHT,
 FIELD_MISMATCH, TOLERANCE_EXCEEDED, PRESENCE, CUSTOM, LATE); --open-only
 keeps open ones. A record that does not decode is reported on stderr with

@@ -13,7 +13,10 @@
 // graph's is payments.Mismatch). Unless Config.Follow is set, Tail takes
 // the end offsets of every partition when it starts and returns once it has
 // read up to them; with Follow it reads until its context is cancelled.
-// Transactional outputs are read committed.
+// Records are read committed (isolation level read_committed): those of
+// an aborted transaction are never returned, and the end offsets are the
+// last stable offsets, so an open transaction neither shows nor holds
+// Tail up (TestTailReadsCommitted).
 //
 // # Errors
 //

@@ -258,3 +258,40 @@ func TestTailErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTailReadsCommitted: with exactly-once delivery the mismatch topic
+// holds transactions; Tail reads committed records only (not those of an
+// aborted transaction, nor of one still open) and still returns at the
+// end, which an open transaction holds back to its first offset.
+func TestTailReadsCommitted(t *testing.T) {
+	s := newStack(t)
+	plain := s.prod
+	txn := func(id string) *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(s.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		s.prod = cl
+		return cl
+	}
+	committed := txn("committed")
+	s.produce(t, 0, "pay-1", "OPEN", t0)
+	if err := committed.EndTransaction(t.Context(), kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	aborted := txn("aborted")
+	s.produce(t, 0, "pay-2", "OPEN", t0)
+	if err := aborted.EndTransaction(t.Context(), kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	txn("open")
+	s.produce(t, 1, "pay-3", "OPEN", t0)
+	s.prod = plain
+	s.produce(t, 2, "pay-4", "RESOLVED", t0)
+	// The commit marker of pay-1 is at 0@1, the aborted pay-2 at 0@2.
+	equal(t, tail(t, s.config(t)), "0@0 pay-1 OPEN", "2@0 pay-4 RESOLVED")
+}

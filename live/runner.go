@@ -40,7 +40,9 @@ type runner struct {
 	// routed: outputs went to a topic since the last snapshot (timers can
 	// publish without a new input offset).
 	routed bool
-	out    map[string]prometheus.Counter // records_out_total series by target
+	// outs is the buffer the task's outputs are taken into.
+	outs []operators.Output
+	out  map[string]prometheus.Counter // records_out_total series by target
 }
 
 type work struct {
@@ -89,7 +91,8 @@ func (ru *runner) loop(ctx context.Context) {
 func (ru *runner) snapshot() snapshot {
 	ru.markIdle()
 	// Checkpoints run to the end of the grace period, fatal error or not.
-	if err := ru.route(ru.r.hard, nil, ru.task.Outputs()); err != nil {
+	ru.outs = ru.task.AppendOutputs(ru.outs[:0])
+	if err := ru.route(ru.r.hard, nil, ru.outs); err != nil {
 		return snapshot{p: ru.p, err: err}
 	}
 	state, err := ru.task.Snapshot()
@@ -178,7 +181,8 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 			return fmt.Errorf("live: task %d: %w", ru.p, err)
 		}
 		ru.next[topic] = kr.Offset + 1
-		o := ru.task.Outputs()
+		ru.outs = ru.task.AppendOutputs(ru.outs[:0])
+		o := ru.outs
 		// Route now, while kr (the raw record of dead letters) is at hand.
 		if err := ru.route(ctx, kr, o); err != nil {
 			return err

@@ -95,3 +95,32 @@ func ExampleTask_Snapshot() {
 	// resume at map[events:1]
 	// counts 1 3
 }
+
+// A driver takes each record's outputs into one buffer it reuses.
+func ExampleTask_AppendOutputs() {
+	g := operators.NewGraph("events", 1)
+	ev := g.Input("events", operators.KeyField("id"), operators.TimeField("at"))
+	g.Project(ev, operators.Table("latest").PartitionKey("id").Columns("n").
+		Typed("id", operators.TypeText).Typed("n", operators.TypeBigInt))
+	if err := g.Validate(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	task, _ := g.NewTask(0)
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	var outs []operators.Output
+	for i := range 3 {
+		_ = task.Process(&operators.Record{Topic: "events", Offset: int64(i),
+			Value: map[string]any{"id": fmt.Sprint("e", i%2), "n": int64(i), "at": t0}})
+		outs = task.AppendOutputs(outs[:0])
+		for _, o := range outs {
+			fmt.Println(o.KeyValues, o.Row()["n"], o.Version)
+		}
+	}
+	fmt.Println(len(task.Outputs()), "left")
+	// Output:
+	// [e0] 0 1
+	// [e1] 1 2
+	// [e0] 2 3
+	// 0 left
+}

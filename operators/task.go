@@ -132,13 +132,15 @@ func (t *Task) Offsets() map[string]int64 {
 // Outputs returns the outputs produced since the last call and forgets them.
 // Drivers write them to sinks, in order, before committing the offsets of
 // the records that produced them.
-func (t *Task) Outputs() []Output {
-	out := t.outs
-	if len(out) == 0 {
-		return nil
-	}
-	t.outs = make([]Output, 0, len(out))
-	return out
+func (t *Task) Outputs() []Output { return t.AppendOutputs(nil) }
+
+// AppendOutputs is Outputs appending to dst, so that a driver can reuse
+// one buffer (and the task its own) from record to record.
+func (t *Task) AppendOutputs(dst []Output) []Output {
+	dst = append(dst, t.outs...)
+	clear(t.outs)
+	t.outs = t.outs[:0]
+	return dst
 }
 
 // MarkIdle tells the task that an input partition has no data for now (a

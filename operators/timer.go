@@ -23,11 +23,15 @@ func (h timerHeap) less(i, j int) bool {
 	return h[i].key < h[j].key
 }
 
+// The heap is 4-ary: half the depth of a binary heap, and the children of
+// a node share a cache line or two.
+const timerArity = 4
+
 func (h *timerHeap) push(t timer) {
 	*h = append(*h, t)
 	s := *h
 	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
+		p := (i - 1) / timerArity
 		if !s.less(i, p) {
 			break
 		}
@@ -44,12 +48,12 @@ func (h *timerHeap) pop() timer {
 	s[last] = timer{}
 	s = s[:last]
 	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s) && s.less(l, m) {
-			m = l
-		}
-		if r < len(s) && s.less(r, m) {
-			m = r
+		m := i
+		first := timerArity*i + 1
+		for c := first; c < first+timerArity && c < len(s); c++ {
+			if s.less(c, m) {
+				m = c
+			}
 		}
 		if m == i {
 			break

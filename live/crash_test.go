@@ -207,9 +207,12 @@ func TestSIGTERM(t *testing.T) {
 		t.Errorf("/healthz before Run: %d, want 503", code)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	done, returned := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- d.Run(ctx)
+		close(returned)
+	}()
+	defer func() { cancel(); <-returned }()
 	waitFor(t, "/readyz to answer 200", 20*time.Second, done, func() (bool, error) {
 		return get(t, srv.URL+"/readyz") == http.StatusOK && metric(t, reg, "reckon_live_tasks", "", "") == 4, nil
 	})
@@ -236,7 +239,6 @@ func TestSIGTERM(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	done <- nil
 	e.checkTables(g, ex)
 	if dups := e.checkMismatches(ex); dups != 0 {
 		t.Errorf("%d mismatch records published twice", dups)

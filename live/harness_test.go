@@ -246,7 +246,10 @@ func waitFor(t testing.TB, what string, deadline time.Duration, stopped <-chan e
 type running struct {
 	d      *live.Driver
 	cancel context.CancelFunc
+	// done receives what Run returned (once); exited is closed after, so
+	// that the cleanup waits for Run whoever took its result.
 	done   chan error
+	exited chan struct{}
 }
 
 func (e *env) start(g *operators.Graph, cfg live.Config, opts ...live.Opt) *running {
@@ -256,11 +259,14 @@ func (e *env) start(g *operators.Graph, cfg live.Config, opts ...live.Opt) *runn
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{d: d, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- d.Run(ctx) }()
+	r := &running{d: d, cancel: cancel, done: make(chan error, 1), exited: make(chan struct{})}
+	go func() {
+		r.done <- d.Run(ctx)
+		close(r.exited)
+	}()
 	e.t.Cleanup(func() {
 		cancel()
-		<-r.done
+		<-r.exited
 	})
 	return r
 }
@@ -271,7 +277,6 @@ func (r *running) stop(t testing.TB) error {
 	r.cancel()
 	select {
 	case err := <-r.done:
-		r.done <- err // for the cleanup
 		return err
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return within 30s of cancel")
@@ -366,9 +371,21 @@ func reference(t testing.TB, g *operators.Graph, ds *payments.Dataset, gaps ...g
 	return ex
 }
 
-// checkTables compares the store's rows with the reference outputs,
-// written through a projections sink into a fresh SQLite store.
+// checkTables compares the rows of the run's SQLite store with the
+// reference outputs (see checkTablesIn).
 func (e *env) checkTables(g *operators.Graph, ex expected) {
+	e.t.Helper()
+	got, err := projections.Open(context.Background(), "sqlite:"+filepath.Join(e.dir, "projections.db"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer got.Close()
+	e.checkTablesIn(g, ex, got)
+}
+
+// checkTablesIn compares the rows of got with the reference outputs,
+// written through a projections sink into a fresh SQLite store.
+func (e *env) checkTablesIn(g *operators.Graph, ex expected, got projections.Store) {
 	t := e.t
 	t.Helper()
 	ctx := context.Background()
@@ -398,11 +415,6 @@ func (e *env) checkTables(g *operators.Graph, ex expected) {
 	if err := sink.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := projections.Open(ctx, "sqlite:"+filepath.Join(e.dir, "projections.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer got.Close()
 	for _, ti := range g.Tables() {
 		w, g := scan(t, want, ti.Table), scan(t, got, ti.Table)
 		if len(w) == 0 {

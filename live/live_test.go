@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,13 +19,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/reckon-dev/reckon/operators"
-	"github.com/reckon-dev/reckon/schemas"
-
-	"testing"
-
 	"github.com/reckon-dev/reckon/examples/payments"
+	"github.com/reckon-dev/reckon/internal/cqltest"
 	"github.com/reckon-dev/reckon/live"
+	"github.com/reckon-dev/reckon/operators"
+	"github.com/reckon-dev/reckon/projections"
+	"github.com/reckon-dev/reckon/schemas"
 )
 
 func dataset() *payments.Dataset {
@@ -45,6 +46,39 @@ func TestEndToEnd(t *testing.T) {
 	e.checkMismatches(ex)
 	if n := len(e.topicRecords("e2e-dead-letters")); n != ex.deadLetters {
 		t.Errorf("%d dead letters, want %d (late records)", n, ex.deadLetters)
+	}
+}
+
+// TestCassandraStore runs the payments graph into a Cassandra store (the
+// in-memory CQL server, with password authentication) whose password
+// comes from cassandra.password, not from the store URL: the rows equal
+// the reference run. A wrong password stops the run at start-up with the
+// store's error.
+func TestCassandraStore(t *testing.T) {
+	srv, err := cqltest.New(cqltest.WithCredentials("reckon", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	e := newEnv(t, 4)
+	ds := dataset()
+	e.produce(ds, 0, -1)
+	g, ex := referenceRun(t, ds)
+	cfg := e.config("cassandra")
+	cfg.Store = fmt.Sprintf("cassandra://reckon@%s:%d/reckon_live", srv.Host(), srv.Port())
+	cfg.Cassandra.Password = "s3cret"
+	e.runToEnd(g, cfg)
+	got, err := projections.Open(context.Background(), cfg.Store, projections.WithPassword("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	e.checkTablesIn(g, ex, got)
+
+	cfg.Kafka.Group, cfg.Cassandra.Password = "cassandra-wrong", "wrong"
+	err = live.Run(context.Background(), g, cfg)
+	if err == nil || !strings.Contains(err.Error(), "projections store") || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: Run returned %v; want the store's error, without the password", err)
 	}
 }
 
@@ -183,7 +217,6 @@ func testFailFast(t *testing.T, delivery string) {
 	var de *schemas.DecodeError
 	select {
 	case err := <-r.done:
-		r.done <- err
 		if !errors.As(err, &de) || !errors.Is(err, schemas.ErrBadHeader) || de.Topic != payments.TopicLedger || de.Offset != 3 {
 			t.Fatalf("Run returned %v, want a *schemas.DecodeError at %s/0@3 wrapping ErrBadHeader", err, payments.TopicLedger)
 		}

@@ -13,7 +13,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
 	"github.com/reckon-dev/reckon/operators"
-	"github.com/reckon-dev/reckon/projections/internal/cqltest"
+	"github.com/reckon-dev/reckon/internal/cqltest"
 )
 
 const testKeyspace = "reckon_test"

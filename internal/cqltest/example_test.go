@@ -6,7 +6,7 @@ import (
 	"log"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
-	"github.com/reckon-dev/reckon/projections/internal/cqltest"
+	"github.com/reckon-dev/reckon/internal/cqltest"
 )
 
 // session connects the driver to s as reckon does.

@@ -12,8 +12,8 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 
-	"github.com/reckon-dev/reckon/operators"
 	"github.com/reckon-dev/reckon/internal/cqltest"
+	"github.com/reckon-dev/reckon/operators"
 )
 
 const testKeyspace = "reckon_test"

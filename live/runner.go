@@ -40,9 +40,11 @@ type runner struct {
 	// routed: outputs went to a topic since the last snapshot (timers can
 	// publish without a new input offset).
 	routed bool
-	// outs is the buffer the task's outputs are taken into.
-	outs []operators.Output
-	out  map[string]prometheus.Counter // records_out_total series by target
+	// outs is the buffer the task's outputs are taken into; tables holds
+	// the table outputs of the batch being handled, written to the sink
+	// at its end.
+	outs, tables []operators.Output
+	out          map[string]prometheus.Counter // records_out_total series by target
 }
 
 type work struct {
@@ -93,6 +95,9 @@ func (ru *runner) snapshot() snapshot {
 	// Checkpoints run to the end of the grace period, fatal error or not.
 	ru.outs = ru.task.AppendOutputs(ru.outs[:0])
 	if err := ru.route(ru.r.hard, nil, ru.outs); err != nil {
+		return snapshot{p: ru.p, err: err}
+	}
+	if err := ru.writeTables(ru.r.hard); err != nil {
 		return snapshot{p: ru.p, err: err}
 	}
 	state, err := ru.task.Snapshot()
@@ -197,7 +202,7 @@ func (ru *runner) handle(ctx context.Context, recs []*kgo.Record) error {
 			}
 		}
 	}
-	return nil
+	return ru.writeTables(ctx)
 }
 
 // route hands outputs to the sink (tables) and the producer (topics, dead
@@ -208,25 +213,11 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 		return nil
 	}
 	r := ru.r
-	d := r.d
-	allTables := true
-	for i := range outs {
-		if outs[i].Target != operators.TargetTable {
-			allTables = false
-			break
-		}
-	}
-	var tables []operators.Output
-	if allTables {
-		tables = outs // no copy in the common case
-	}
 	for i := range outs {
 		o := &outs[i]
 		switch o.Target {
 		case operators.TargetTable:
-			if !allTables {
-				tables = append(tables, *o)
-			}
+			ru.tables = append(ru.tables, *o)
 			ru.count(o.Name)
 		case operators.TargetTopic:
 			if err := r.publish(o); err != nil {
@@ -259,10 +250,20 @@ func (ru *runner) route(ctx context.Context, raw *kgo.Record, outs []operators.O
 			ru.routed = true
 		}
 	}
-	if len(tables) == 0 {
+	return nil
+}
+
+// writeTables hands the table outputs routed since the last call to the
+// sink, in one write.
+func (ru *runner) writeTables(ctx context.Context) error {
+	if len(ru.tables) == 0 {
 		return nil
 	}
-	return d.retry(ctx, "sink", func() error { return r.sink.Write(ctx, tables) })
+	r := ru.r
+	err := r.d.retry(ctx, "sink", func() error { return r.sink.Write(ctx, ru.tables) })
+	clear(ru.tables)
+	ru.tables = ru.tables[:0]
+	return err
 }
 
 // count counts an output to a table or topic, through a cache of the

@@ -67,12 +67,15 @@ func (r *run) checkpoint(ctx context.Context, rs []*runner) error {
 	}
 	var records []*kgo.Record
 	offsets := map[string]map[int32]kgo.EpochOffset{}
+	slots := map[int32]byte{}
 	for _, s := range snaps {
 		ru := byP[s.p]
 		if maps.Equal(s.next, ru.committed) {
 			continue // nothing new since the last checkpoint
 		}
-		records = append(records, r.snapshotRecord(s))
+		recs, slot := r.snapshotRecords(s, ru.slot)
+		records = append(records, recs...)
+		slots[s.p] = slot
 		for t, o := range s.next {
 			if offsets[t] == nil {
 				offsets[t] = map[int32]kgo.EpochOffset{}
@@ -85,7 +88,14 @@ func (r *run) checkpoint(ctx context.Context, rs []*runner) error {
 	}
 	if err := d.retry(ctx, "changelog", func() error { return r.producer.ProduceSync(ctx, records...).FirstErr() }); err != nil {
 		d.m.checkpoints.WithLabelValues("failed").Inc()
+		if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+			err = fmt.Errorf("live: changelog %s refuses a snapshot record of up to %d bytes: raise the topic's max.message.bytes, or lower the record limit (live.WithChangelogRecordBytes): %w",
+				d.cfg.Topics.Changelog, d.o.changelogRecordBytes, err)
+		}
 		return err
+	}
+	for p, slot := range slots {
+		byP[p].slot = slot // the manifest is durable
 	}
 	start = time.Now()
 	if err := d.retry(ctx, "commit", func() error { return r.commit(ctx, offsets) }); err != nil {
@@ -125,14 +135,6 @@ func (r *run) snapshots(rs []*runner) ([]snapshot, error) {
 		}
 	}
 	return snaps, nil
-}
-
-// snapshotRecord is the changelog record of a snapshot.
-func (r *run) snapshotRecord(s snapshot) *kgo.Record {
-	d := r.d
-	return &kgo.Record{Topic: d.cfg.Topics.Changelog, Partition: s.p,
-		Key: []byte(r.snapshotKey(s.p)), Value: s.state,
-		Headers: []kgo.RecordHeader{{Key: HeaderFingerprint, Value: []byte(d.g.Fingerprint())}}}
 }
 
 // durable flushes the sink (retrying outages) and waits for every
@@ -259,7 +261,7 @@ func (r *run) startTasks(ctx context.Context, ps []int32) []*runner {
 		return nil
 	}
 	start := time.Now()
-	var states map[int32][]byte
+	var states map[int32]restored
 	err := d.retry(ctx, "changelog", func() error {
 		var err error
 		states, err = r.restore(ctx, ps)
@@ -284,8 +286,8 @@ func (r *run) startTasks(ctx context.Context, ps []int32) []*runner {
 			continue // revoked meanwhile
 		}
 		task, err := d.g.NewTask(p)
-		if err == nil && states[p] != nil {
-			if rerr := task.Restore(states[p]); rerr != nil {
+		if err == nil && states[p].state != nil {
+			if rerr := task.Restore(states[p].state); rerr != nil {
 				err = &SnapshotError{Topic: d.cfg.Topics.Changelog, Partition: p, Key: r.snapshotKey(p), Err: rerr}
 			}
 		}
@@ -295,6 +297,7 @@ func (r *run) startTasks(ctx context.Context, ps []int32) []*runner {
 		}
 		ru := newRunner(r, p, task)
 		ru.committed = maps.Clone(ru.next)
+		ru.slot = states[p].slot
 		r.runners[p] = ru
 		started = append(started, ru)
 		r.wg.Add(1)
@@ -302,7 +305,7 @@ func (r *run) startTasks(ctx context.Context, ps []int32) []*runner {
 			defer r.wg.Done()
 			ru.loop(r.stop)
 		}()
-		d.log.Info("task started", "partition", p, "restored", states[p] != nil, "offsets", ru.next)
+		d.log.Info("task started", "partition", p, "restored", states[p].state != nil, "offsets", ru.next)
 	}
 	d.m.tasks.Set(float64(len(r.runners)))
 	d.started.Store(true)
@@ -399,7 +402,7 @@ func (r *run) adjustOffsets(_ context.Context, assigned map[string]map[int32]kgo
 // transaction marker with exactly-once delivery), so restore reads the
 // last two records first, and reads a partition from its start only when
 // they hold no snapshot of this graph version.
-func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error) {
+func (r *run) restore(ctx context.Context, ps []int32) (map[int32]restored, error) {
 	d := r.d
 	topic := d.cfg.Topics.Changelog
 	cl, err := kgo.NewClient(r.base...)
@@ -442,7 +445,7 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 	}
 	maps.Copy(found, more)
 	fp := d.g.Fingerprint()
-	states := map[int32][]byte{}
+	states := map[int32]restored{}
 	for p, rec := range found {
 		for _, h := range rec.Headers {
 			if h.Key == HeaderFingerprint && string(h.Value) != fp {
@@ -450,50 +453,86 @@ func (r *run) restore(ctx context.Context, ps []int32) (map[int32][]byte, error)
 					Err: fmt.Errorf("taken by graph fingerprint %s, this graph is %s: give the new logic a new graph version", h.Value, fp)}
 			}
 		}
-		states[p] = rec.Value
+		_, slot, chunked, err := manifest(rec)
+		if err != nil {
+			return nil, &SnapshotError{Topic: topic, Partition: p, Key: string(rec.Key), Err: err}
+		}
+		if !chunked {
+			states[p] = restored{state: rec.Value}
+			continue
+		}
+		state, err := r.assemble(ctx, rec)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, &SnapshotError{Topic: topic, Partition: p, Key: string(rec.Key), Err: err}
+		}
+		states[p] = restored{state: state, slot: slot}
 	}
 	return states, nil
 }
 
+// restored is a task's newest committed snapshot, and the chunk slot it
+// was written in (0: whole).
+type restored struct {
+	state []byte
+	slot  byte
+}
+
 // scan reads changelog partitions from the offsets in from up to the end
-// offsets in until, and returns the last record with each task's key. It
-// reads committed records, and keeps transaction markers (which take
-// offsets too) to see where a partition ends.
+// offsets in until, and returns the last record with each task's key.
 func (r *run) scan(ctx context.Context, from map[int32]kgo.Offset, until map[int32]int64) (map[int32]*kgo.Record, error) {
 	found := map[int32]*kgo.Record{}
+	err := r.scanRange(ctx, from, until, func(rec *kgo.Record) {
+		if string(rec.Key) == r.snapshotKey(rec.Partition) {
+			found[rec.Partition] = rec
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return found, nil
+}
+
+// scanRange calls fn with every data record of the changelog partitions
+// in from, from their offset there up to the end offset in until. It reads
+// committed records, and keeps transaction markers (which take offsets
+// too) to see where a partition ends.
+func (r *run) scanRange(ctx context.Context, from map[int32]kgo.Offset, until map[int32]int64, fn func(*kgo.Record)) error {
 	if len(from) == 0 {
-		return found, nil
+		return nil
 	}
 	topic := r.d.cfg.Topics.Changelog
 	cl, err := kgo.NewClient(append(slices.Clone(r.base),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cl.Close()
 	want := maps.Clone(from)
 	for len(want) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		var ferr error
 		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
 		if ferr != nil {
-			return nil, ferr
+			return ferr
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
 			if _, ok := want[rec.Partition]; !ok {
 				return
 			}
-			if !rec.Attrs.IsControl() && string(rec.Key) == r.snapshotKey(rec.Partition) {
-				found[rec.Partition] = rec
+			if !rec.Attrs.IsControl() {
+				fn(rec)
 			}
 			if rec.Offset >= until[rec.Partition]-1 {
 				delete(want, rec.Partition)
 			}
 		})
 	}
-	return found, nil
+	return nil
 }

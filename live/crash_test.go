@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,8 +57,12 @@ func child() int {
 		IdleTimeout:    -1,
 		Delivery:       os.Getenv("RECKON_LIVE_DELIVERY"),
 	}
-	err = live.Run(ctx, g, cfg, live.WithLogger(quiet()), live.WithKafkaOpts(
-		kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(100*time.Millisecond)))
+	opts := []live.Opt{live.WithLogger(quiet()), live.WithKafkaOpts(
+		kgo.SessionTimeout(2*time.Second), kgo.HeartbeatInterval(100*time.Millisecond))}
+	if chunk, _ := strconv.Atoi(os.Getenv("RECKON_LIVE_CHUNK")); chunk > 0 {
+		opts = append(opts, live.WithChangelogRecordBytes(chunk))
+	}
+	err = live.Run(ctx, g, cfg, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -71,11 +76,20 @@ func child() int {
 // the reference run (outputs may be published again after a kill, with
 // the same ids; none is lost and none is applied twice, since every
 // sink keeps the highest version per key).
+//
+// It runs twice: with snapshots written whole, and in chunks (see
+// TestChunkedSnapshots), so that kills land between a snapshot's chunks
+// and its manifest too.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses; skipped with -short")
 	}
+	forEachChunking(t, testCrash)
+}
+
+func testCrash(t *testing.T, chunk int) {
 	e := newEnv(t, 4)
+	e.chunk = chunk
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 3000, Partitions: 4, Interval: time.Minute})
 	g, ex := referenceRun(t, ds)
 	cfg := e.config("crash")
@@ -99,6 +113,7 @@ func TestCrash(t *testing.T) {
 	if got, want := countDistinct(e.topicRecords(cfg.Kafka.Group+"-dead-letters")), ex.deadLetters; got != want {
 		t.Errorf("%d distinct dead letters, want %d", got, want)
 	}
+	e.checkChunked(cfg)
 }
 
 // crashRounds splits ds into kills+1 chunks. For each of the first kills
@@ -258,7 +273,7 @@ func (e *env) child(cfg live.Config) (cmd *exec.Cmd, exited <-chan error) {
 	cmd.Env = append(os.Environ(), "RECKON_LIVE_CHILD=1",
 		"RECKON_LIVE_BROKERS="+strings.Join(e.brokers, ","), "RECKON_LIVE_GROUP="+cfg.Kafka.Group,
 		"RECKON_LIVE_REGISTRY="+e.registry, "RECKON_LIVE_STORE="+cfg.Store, "RECKON_LIVE_DELIVERY="+cfg.Delivery,
-		"RECKON_LIVE_COMMIT_INTERVAL="+cfg.CommitInterval.String())
+		"RECKON_LIVE_COMMIT_INTERVAL="+cfg.CommitInterval.String(), "RECKON_LIVE_CHUNK="+strconv.Itoa(e.chunk))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		e.t.Fatal(err)

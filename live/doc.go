@@ -44,6 +44,18 @@
 // A snapshot taken by another graph fingerprint under the same graph
 // version stops the run (*SnapshotError): new logic needs a new version.
 //
+// A snapshot is the task's whole state. One larger than the changelog
+// record limit (DefaultChangelogRecordBytes, under Kafka's default
+// max.message.bytes; WithChangelogRecordBytes) is written as chunk
+// records keyed <key>/<slot>/<i> followed by a manifest under the task's
+// key (headers reckon.snapshot.chunks and reckon.snapshot.slot, value the
+// SHA-256 of the snapshot). Consecutive chunked snapshots of a task
+// alternate between slots a and b, so a checkpoint that fails half-way
+// never overwrites the chunks of the last committed manifest, even in a
+// compacted topic; restore reads the chunks before the manifest and
+// checks the digest. A topic that refuses a record for its size stops the
+// run with an error naming max.message.bytes and the record limit.
+//
 // # Goroutines
 //
 // Run owns every goroutine it starts and has ended them all when it

@@ -77,6 +77,9 @@ func New(g *operators.Graph, cfg Config, opts ...Opt) (*Driver, error) {
 	if d.o.now == nil {
 		d.o.now = time.Now
 	}
+	if d.o.changelogRecordBytes == 0 {
+		d.o.changelogRecordBytes = DefaultChangelogRecordBytes
+	}
 	d.reg = d.o.registry
 	if d.reg == nil {
 		d.reg = prometheus.NewRegistry()

@@ -42,6 +42,9 @@ type env struct {
 	reg      *schemas.Registry
 	// stopRegistry stops serving the registry (a registry outage).
 	stopRegistry func()
+	// chunk, when set, is the changelog record limit of the drivers the
+	// test starts (live.WithChangelogRecordBytes).
+	chunk int
 }
 
 // serveRegistry serves the registry on addr until stopRegistry or the
@@ -254,7 +257,11 @@ type running struct {
 
 func (e *env) start(g *operators.Graph, cfg live.Config, opts ...live.Opt) *running {
 	e.t.Helper()
-	d, err := live.New(g, cfg, append([]live.Opt{live.WithLogger(quiet())}, opts...)...)
+	base := []live.Opt{live.WithLogger(quiet())}
+	if e.chunk > 0 {
+		base = append(base, live.WithChangelogRecordBytes(e.chunk))
+	}
+	d, err := live.New(g, cfg, append(base, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

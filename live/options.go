@@ -19,11 +19,12 @@ type optFunc func(*options)
 func (f optFunc) apply(o *options) { f(o) }
 
 type options struct {
-	sink     operators.Sink
-	registry *prometheus.Registry
-	logger   *slog.Logger
-	now      func() time.Time
-	kgo      []kgo.Opt
+	sink                 operators.Sink
+	registry             *prometheus.Registry
+	logger               *slog.Logger
+	now                  func() time.Time
+	kgo                  []kgo.Opt
+	changelogRecordBytes int
 }
 
 // WithSink writes table outputs to sink instead of opening Config.Store.
@@ -52,4 +53,12 @@ func WithClock(now func() time.Time) Opt { return optFunc(func(o *options) { o.n
 // dialer). They apply to every client the driver creates. Default none.
 func WithKafkaOpts(opts ...kgo.Opt) Opt {
 	return optFunc(func(o *options) { o.kgo = append(o.kgo, opts...) })
+}
+
+// WithChangelogRecordBytes sets the largest changelog record a task
+// snapshot is written as; larger snapshots are written in chunks of this
+// size (see HeaderChunks). Keep it under the changelog topic's
+// max.message.bytes. Default DefaultChangelogRecordBytes.
+func WithChangelogRecordBytes(n int) Opt {
+	return optFunc(func(o *options) { o.changelogRecordBytes = max(n, 1) })
 }

@@ -37,6 +37,9 @@ type runner struct {
 	idle     map[string]bool
 	// committed is what the last checkpoint committed, to skip idle ones.
 	committed map[string]int64
+	// slot is the chunk slot of the task's last committed snapshot, when
+	// it was written in chunks (0: it was not).
+	slot byte
 	// routed: outputs went to a topic since the last snapshot (timers can
 	// publish without a new input offset).
 	routed bool

@@ -284,7 +284,9 @@ func permanent(err error) bool {
 		return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.TopicAuthorizationFailed) ||
 			errors.Is(err, kerr.GroupAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
 			errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
-			errors.Is(err, kerr.InvalidReplicationFactor) || errors.Is(err, kerr.PolicyViolation)
+			errors.Is(err, kerr.InvalidReplicationFactor) || errors.Is(err, kerr.PolicyViolation) ||
+			// A record the topic refuses for its size is refused again.
+			errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
 	}
 	return false
 }

@@ -65,8 +65,10 @@ func (r *run) session(ctx context.Context, groupOpts []kgo.Opt) error {
 // transaction is a checkpoint of exactly-once delivery, prepared.
 type transaction struct {
 	byP map[int32]*runner
-	// changed are the snapshots written to the changelog, by partition.
+	// changed are the snapshots written to the changelog, by partition,
+	// and slots the chunk slots they were written in.
 	changed map[int32]snapshot
+	slots   map[int32]byte
 }
 
 // transact checkpoints every task this member runs in one transaction:
@@ -96,7 +98,7 @@ func (r *run) transact(ctx context.Context) error {
 // into the transaction the snapshots of the tasks that moved. The caller
 // holds cpMu.
 func (r *run) prepare(ctx context.Context, rs []*runner) (*transaction, error) {
-	tx := &transaction{byP: map[int32]*runner{}, changed: map[int32]snapshot{}}
+	tx := &transaction{byP: map[int32]*runner{}, changed: map[int32]snapshot{}, slots: map[int32]byte{}}
 	if len(rs) == 0 {
 		return tx, nil
 	}
@@ -117,8 +119,12 @@ func (r *run) prepare(ctx context.Context, rs []*runner) (*transaction, error) {
 			continue // nothing new since the last checkpoint
 		}
 		tx.changed[s.p] = s
-		if err := r.produce(r.snapshotRecord(s)); err != nil {
-			return nil, err
+		recs, slot := r.snapshotRecords(s, tx.byP[s.p].slot)
+		tx.slots[s.p] = slot
+		for _, rec := range recs {
+			if err := r.produce(rec); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return tx, nil
@@ -171,6 +177,7 @@ func (r *run) end(ctx context.Context, tx *transaction, final bool) error {
 		d.m.checkpoints.WithLabelValues("ok").Inc()
 		for p, s := range tx.changed {
 			tx.byP[p].committed = s.next
+			tx.byP[p].slot = tx.slots[p]
 		}
 	} else {
 		d.m.checkpoints.WithLabelValues("aborted").Inc()

@@ -123,7 +123,12 @@ func TestTxnCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses; skipped with -short")
 	}
+	forEachChunking(t, testTxnCrash)
+}
+
+func testTxnCrash(t *testing.T, chunk int) {
 	e := newEnv(t, 4)
+	e.chunk = chunk
 	ds := payments.Generate(payments.GeneratorConfig{Payments: 3000, Partitions: 4, Interval: time.Minute})
 	g, ex := referenceRun(t, ds)
 	cfg := e.txnConfig("txn-crash")
@@ -163,6 +168,7 @@ func TestTxnCrash(t *testing.T) {
 	if aborted == 0 {
 		t.Error("no kill left a transaction open: the test did not exercise aborts")
 	}
+	e.checkChunked(cfg)
 }
 
 // TestTxnRestoreReadsCommitted puts snapshots that do not restore into

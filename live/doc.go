@@ -22,6 +22,10 @@
 // start). Outages met meanwhile (broker or registry unreachable) are
 // retried with backoff.
 //
+// Inputs are read with isolation level read_committed in both delivery
+// modes: records that a transactional producer upstream aborted are not
+// events.
+//
 // # Tasks and the group
 //
 // A task is one partition number across every input. The group uses

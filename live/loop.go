@@ -43,6 +43,9 @@ func (r *run) loop(ctx context.Context) error {
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Inputs written by transactional producers (an exactly-once
+		// reckon upstream, say): only committed records are events.
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, added map[string][]int32) {
 			r.assigned(hard, cl, added)
 		}),
@@ -122,10 +125,7 @@ func (r *run) loop(ctx context.Context) error {
 				return
 			}
 			last := ftp.Records[len(ftp.Records)-1].Offset
-			end := ftp.HighWatermark
-			if r.sess != nil {
-				end = ftp.LastStableOffset // read_committed reads up to it
-			}
+			end := ftp.LastStableOffset // read_committed reads up to it
 			d.m.lag.WithLabelValues(ftp.Topic, strconv.Itoa(int(ftp.Partition))).Set(float64(max(0, end-last-1)))
 			ru.in <- work{recs: ftp.Records}
 		})

@@ -38,7 +38,7 @@ func newMetrics() *metrics {
 		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "reckon", Subsystem: "live",
 			Name: "reconciliation_reasons_total", Help: "Reasons of the OPEN reconciliation states published, by topic and kind (MISSING_LEFT, MISSING_RIGHT, FIELD_MISMATCH, …)."}, []string{"topic", "kind"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "reckon", Subsystem: "live",
-			Name: "consumer_lag", Help: "High watermark minus the next offset to process, by input partition."}, []string{"topic", "partition"}),
+			Name: "consumer_lag", Help: "Last stable offset (the high watermark without open transactions) minus the next offset to process, by input partition."}, []string{"topic", "partition"}),
 		watermarkDelay: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "reckon", Subsystem: "live",
 			Name: "watermark_delay_seconds", Help: "Driver clock minus the task watermark, by task."}, []string{"partition"}),
 		stateKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "reckon", Subsystem: "live",

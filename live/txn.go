@@ -36,7 +36,6 @@ func (r *run) session(ctx context.Context, groupOpts []kgo.Opt) error {
 	opts = append(opts,
 		kgo.TransactionalID(txid),
 		kgo.TransactionTimeout(max(40*time.Second, 2*d.cfg.CommitInterval)),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RecordPartitioner(partitioner{changelog: d.cfg.Topics.Changelog}),
 		kgo.WithHooks(d.kpromC, d.kpromP, &d.kafka),
 	)

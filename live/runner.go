@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strconv"
 	"time"
@@ -103,11 +104,15 @@ func (ru *runner) snapshot() snapshot {
 	if err := ru.writeTables(ru.r.hard); err != nil {
 		return snapshot{p: ru.p, err: err}
 	}
-	state, err := ru.task.Snapshot()
-	next := make(map[string]int64, len(ru.next))
-	for t, o := range ru.next {
-		next[t] = o
+	dirty := ru.routed
+	ru.routed = false
+	next := maps.Clone(ru.next)
+	if !dirty && maps.Equal(next, ru.committed) {
+		// Nothing new since the last checkpoint, which will not write
+		// this one: an idle task is not encoded again and again.
+		return snapshot{p: ru.p, next: next}
 	}
+	state, err := ru.task.Snapshot()
 	d := ru.r.d
 	part := strconv.Itoa(int(ru.p))
 	d.m.stateKeys.WithLabelValues(part).Set(float64(ru.task.StateKeys()))
@@ -115,8 +120,6 @@ func (ru *runner) snapshot() snapshot {
 	if wm := ru.task.Watermark(); !wm.IsZero() {
 		d.m.watermarkDelay.WithLabelValues(part).Set(d.o.now().Sub(wm).Seconds())
 	}
-	dirty := ru.routed
-	ru.routed = false
 	return snapshot{p: ru.p, state: state, next: next, dirty: dirty, err: err}
 }
 
